@@ -1,0 +1,159 @@
+import { type RedisServer, startRedisServers } from '@gopherkit/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock/index.js';
+import { RateLimiterUnavailableError, type RateLimitSource, type RedisFailPolicy, RedisSlidingWindow, RedisTokenBucket } from './index.js';
+
+// One server of our own that the tests kill and restart while limiters are in use.
+let server: RedisServer;
+beforeAll(async () => {
+  [server] = (await startRedisServers(1)) as [RedisServer];
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+/** Calls `allow` in a loop (like live traffic) until `stop()`; records who answered. */
+function traffic(allow: () => Promise<{ source: RateLimitSource; allowed: boolean }>) {
+  const seen: { source: RateLimitSource; allowed: boolean }[] = [];
+  let running = true;
+  let failures = 0;
+  const loop = (async () => {
+    while (running) {
+      try {
+        seen.push(await allow());
+      } catch {
+        failures++;
+      }
+      await tick();
+    }
+  })();
+  return {
+    seen,
+    async until(pred: (s: RateLimitSource) => boolean, maxMs = 20_000) {
+      const start = Date.now();
+      while (!seen.some((x) => pred(x.source))) {
+        if (Date.now() - start > maxMs) throw new Error(`no answer from ${pred} within ${maxMs} ms: ${JSON.stringify(seen.slice(-5))}`);
+        await tick();
+      }
+    },
+    async stop() {
+      running = false;
+      await loop;
+      return failures;
+    },
+  };
+}
+
+describe.each<[RedisFailPolicy, RateLimitSource, boolean]>([
+  ['local', 'local', true],
+  ['failOpen', 'failOpen', true],
+  ['failClosed', 'failClosed', false],
+])('Redis killed mid-run, failPolicy %s', (policy, fallbackSource, admitsWhileDown) => {
+  it('keeps answering through the outage with the policy, emits events, and returns to Redis after restart', async () => {
+    const redis = server.client({ maxRetriesPerRequest: 1 });
+    const bucket = new RedisTokenBucket({
+      redis,
+      key: `kill-${policy}`,
+      prefix: `gk:test:${process.pid}:`,
+      ratePerSec: 1000,
+      burst: 1000,
+      failPolicy: policy,
+      timeoutMs: 1_000, // a backstop only: a killed server fails calls fast; a loaded machine must not look like an outage
+      probeIntervalMs: 50,
+    });
+    const events: string[] = [];
+    bucket.on('degraded', (e) => events.push(`degraded:${e.policy}`));
+    bucket.on('recovered', () => events.push('recovered'));
+    let redisErrors = 0;
+    bucket.on('redisError', () => redisErrors++);
+
+    const t = traffic(() => bucket.allow());
+    await t.until((s) => s === 'redis');
+    await server.kill();
+    let before = 0;
+    try {
+      await t.until((s) => s === fallbackSource);
+      expect(bucket.degraded).toBe(true);
+      const during = t.seen.filter((x) => x.source === fallbackSource);
+      expect(during.every((x) => x.allowed === admitsWhileDown)).toBe(true);
+    } finally {
+      before = t.seen.length;
+      await server.restart();
+    }
+    const start = Date.now();
+    while (!t.seen.slice(before).some((x) => x.source === 'redis')) {
+      if (Date.now() - start > 20_000) throw new Error('never went back to Redis');
+      await tick();
+    }
+    const failures = await t.stop();
+    expect(failures).toBe(0); // no call ever threw: the policy answered every one
+    expect(bucket.degraded).toBe(false);
+    // degraded first, recovered last, alternating (a slow moment may add a pair, never break the order)
+    expect(events[0]).toBe(`degraded:${policy}`);
+    expect(events.at(-1)).toBe('recovered');
+    expect(events.every((e, i) => e === (i % 2 === 0 ? `degraded:${policy}` : 'recovered'))).toBe(true);
+    expect(redisErrors).toBeGreaterThanOrEqual(1);
+    redis.disconnect();
+  }, 60_000);
+});
+
+describe('while Redis hangs (SIGSTOP)', () => {
+  it('a call slower than timeoutMs is answered by the fail policy, on the injected clock', async () => {
+    const redis = server.client({ maxRetriesPerRequest: 1 });
+    const clock = new ManualClock(Date.now());
+    const bucket = new RedisTokenBucket({ redis, key: 'frozen', ratePerSec: 1, burst: 5, timeoutMs: 300, clock });
+    const errors: unknown[] = [];
+    bucket.on('redisError', (e) => errors.push(e.error));
+    expect((await bucket.allow()).source).toBe('redis');
+    server.freeze();
+    try {
+      let settled = false;
+      const p = bucket.allow().then((r) => {
+        settled = true;
+        return r;
+      });
+      await clock.advance(299);
+      expect(settled).toBe(false);
+      await clock.advance(100); // the shared watchdog checks every timeoutMs / 4
+      const r = await p;
+      expect(r).toMatchObject({ source: 'local', allowed: true });
+      expect((errors[0] as Error).message).toBe('Redis did not answer within 300 ms');
+    } finally {
+      server.thaw();
+    }
+    redis.disconnect();
+  });
+});
+
+describe('while Redis is down', () => {
+  it('local fallback still meters: a burst-3 bucket admits 3, then refuses', async () => {
+    const redis = server.client({ maxRetriesPerRequest: 1 });
+    const bucket = new RedisTokenBucket({ redis, key: 'down-local', ratePerSec: 0.01, burst: 3, timeoutMs: 100, probeIntervalMs: 60_000 });
+    const window = new RedisSlidingWindow({ redis, key: 'down-sw', limit: 2, windowMs: 60_000, timeoutMs: 100, probeIntervalMs: 60_000 });
+    await server.kill();
+    const rs = [];
+    for (let i = 0; i < 4; i++) rs.push(await bucket.allow());
+    expect(rs.map((r) => `${r.source}:${r.allowed}`)).toEqual(['local:true', 'local:true', 'local:true', 'local:false']);
+    expect(rs[3]?.retryAfterMs).toBeGreaterThan(0);
+    const ws = [];
+    for (let i = 0; i < 3; i++) ws.push(await window.allow());
+    expect(ws.map((r) => `${r.source}:${r.allowed}`)).toEqual(['local:true', 'local:true', 'local:false']);
+    await server.restart();
+    redis.disconnect();
+  }, 30_000);
+
+  it('wait rejects with RateLimiterUnavailableError under failClosed and resolves under failOpen', async () => {
+    const redis = server.client({ maxRetriesPerRequest: 1 });
+    const closed = new RedisTokenBucket({ redis, key: 'w1', ratePerSec: 1, burst: 1, failPolicy: 'failClosed', timeoutMs: 100 });
+    const open = new RedisTokenBucket({ redis, key: 'w2', ratePerSec: 1, burst: 1, failPolicy: 'failOpen', timeoutMs: 100 });
+    await server.kill();
+    await expect(closed.wait(1)).rejects.toBeInstanceOf(RateLimiterUnavailableError);
+    await expect(closed.wait(1)).rejects.toThrow(/Redis is unavailable and failPolicy is failClosed/);
+    await open.wait(1);
+    await open.wait(1);
+    await server.restart();
+    redis.disconnect();
+  }, 30_000);
+});

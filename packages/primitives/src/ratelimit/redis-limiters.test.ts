@@ -1,0 +1,160 @@
+import { startRedis } from '@gopherkit/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock/index.js';
+import { DeadlineExceededError } from '../context/index.js';
+import { InvalidArgumentError } from '../errors/index.js';
+import { RedisSlidingWindow, RedisTokenBucket } from './index.js';
+
+const server = await startRedis();
+const redis = server.client();
+const extra = Array.from({ length: 4 }, () => server.client());
+const prefix = `gk:test:${process.pid}:`;
+let n = 0;
+const key = () => `k${n++}`;
+
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('RedisTokenBucket', () => {
+  it('spends the burst, then refuses with remaining 0 and when to retry', async () => {
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 0.5, burst: 3 });
+    const rs = [];
+    for (let i = 0; i < 4; i++) rs.push(await b.allow());
+    expect(rs.map((r) => [r.allowed, r.remaining, r.source])).toEqual([
+      [true, 2, 'redis'],
+      [true, 1, 'redis'],
+      [true, 0, 'redis'],
+      [false, 0, 'redis'],
+    ]);
+    // at 0.5 tokens/s a whole token takes up to 2 s to come back
+    expect(rs[3]?.retryAfterMs).toBeGreaterThan(1000);
+    expect(rs[3]?.retryAfterMs).toBeLessThanOrEqual(2000);
+  });
+
+  it('many clients at once admit exactly the burst (the script is atomic)', async () => {
+    const k = key();
+    const clients = [redis, ...extra];
+    const buckets = clients.map((c) => new RedisTokenBucket({ redis: c, prefix, key: k, ratePerSec: 0.001, burst: 50, timeoutMs: 30_000 }));
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (buckets[i % buckets.length] as RedisTokenBucket).allow()));
+    expect(results.every((r) => r.source === 'redis')).toBe(true);
+    expect(results.filter((r) => r.allowed)).toHaveLength(50);
+  });
+
+  it('refills from Redis TIME with ms precision, capped at burst', async () => {
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 10, burst: 5 });
+    await b.allow();
+    // an empty bucket whose last refill was 250 ms ago (by Redis' clock): 2.5 tokens are due
+    const [sec, usec] = await redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    await redis
+      .multi()
+      .del(b.redisKey)
+      .hset(b.redisKey, 'tokens', 0, 'ts', now - 250)
+      .exec(); // no TTL
+    const r = await b.allow();
+    expect(r.allowed).toBe(true);
+    expect(r.remaining).toBeGreaterThanOrEqual(1);
+    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeGreaterThanOrEqual(1.5);
+    await redis.hset(b.redisKey, 'ts', now - 3_600_000);
+    expect((await b.allow()).remaining).toBe(4);
+  });
+
+  it('ignores the client clock and never moves the refill time backwards', async () => {
+    const clock = new ManualClock(0); // a client clock 56 years off changes nothing
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1000, burst: 1, clock });
+    expect((await b.allow()).allowed).toBe(true);
+    const [sec] = await redis.time();
+    const future = Number(sec) * 1000 + 3_600_000;
+    await redis.multi().del(b.redisKey).hset(b.redisKey, 'ts', future, 'tokens', 0).exec(); // no TTL
+    expect((await b.allow()).allowed).toBe(false); // Redis time "before" ts: no refill at all
+    expect(Number(await redis.hget(b.redisKey, 'ts'))).toBe(future);
+  });
+
+  it('sets a TTL of the time until the bucket is full again', async () => {
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 10, burst: 10 });
+    await b.allow(5);
+    const ttl = await redis.pttl(b.redisKey);
+    expect(ttl).toBeGreaterThan(400);
+    expect(ttl).toBeLessThanOrEqual(501);
+    expect(b.redisKey).toBe(`${prefix}tb:{${b.redisKey.slice(prefix.length + 4, -1)}}`);
+  });
+
+  it('n > burst can never succeed; bad options are typed errors', async () => {
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 2 });
+    const r = await b.allow(3);
+    expect(r).toMatchObject({ allowed: false, retryAfterMs: Number.POSITIVE_INFINITY });
+    expect((await b.allow(2)).allowed).toBe(true); // nothing was taken by the refused call
+    await expect(b.wait(3)).rejects.toThrow('n must be an integer <= burst (2) for wait, got 3');
+    await expect(b.allow(-1)).rejects.toThrow('n must be an integer >= 0, got -1');
+    expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 0, burst: 1 })).toThrow(/ratePerSec must be a finite number >= /);
+    expect(() => new RedisTokenBucket({ redis, key: '', ratePerSec: 1, burst: 1 })).toThrow(InvalidArgumentError);
+    expect(() => new RedisTokenBucket({ redis, key: 'a}b', ratePerSec: 1, burst: 1 })).toThrow(/braces/);
+    expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 1, burst: 1, failPolicy: 'maybe' as 'local' })).toThrow(
+      'failPolicy must be "failOpen", "failClosed" or "local", got "maybe"',
+    );
+  });
+
+  it('wait reserves ahead in Redis and sleeps on the clock; a deadline too close takes nothing', async () => {
+    const clock = new ManualClock(0);
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1, clock });
+    await b.wait(1); // the burst
+    await expect(b.wait(1, { deadline: clock.now() + 100 })).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeLessThan(0.2); // no debt taken
+    let done = false;
+    const p = b.wait(1).then(() => (done = true));
+    for (let i = 0; i < 50 && clock.pendingTimers === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(done).toBe(false);
+    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeLessThan(-0.5); // reserved ahead
+    await clock.advance(1_000);
+    await p;
+    expect(done).toBe(true);
+  });
+
+  it('survives SCRIPT FLUSH (NOSCRIPT → EVAL fallback)', async () => {
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1 });
+    await redis.script('FLUSH');
+    expect((await b.allow()).allowed).toBe(true);
+  });
+});
+
+describe('RedisSlidingWindow', () => {
+  it('admits limit calls per window and says when the oldest leaves', async () => {
+    const w = new RedisSlidingWindow({ redis, prefix, key: key(), limit: 3, windowMs: 1000 });
+    const rs = [];
+    for (let i = 0; i < 4; i++) rs.push(await w.allow());
+    expect(rs.map((r) => [r.allowed, r.remaining])).toEqual([
+      [true, 2],
+      [true, 1],
+      [true, 0],
+      [false, 0],
+    ]);
+    expect(rs[3]?.retryAfterMs).toBeGreaterThan(900);
+    expect(rs[3]?.retryAfterMs).toBeLessThanOrEqual(1000);
+    expect(await redis.pttl(w.redisKey)).toBeLessThanOrEqual(1000);
+    expect((await w.allow(4)).retryAfterMs).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('slides: calls leave the window one by one, not all at a boundary', async () => {
+    const w = new RedisSlidingWindow({ redis, prefix, key: key(), limit: 4, windowMs: 10_000 });
+    await w.allow(2);
+    // age the two admitted calls by 9 s; two more now fill the window
+    const members = await redis.zrange(w.redisKey, 0, -1, 'WITHSCORES');
+    for (let i = 0; i < members.length; i += 2) await redis.zadd(w.redisKey, Number(members[i + 1]) - 9_000, members[i] as string);
+    expect((await w.allow(2)).allowed).toBe(true);
+    const refused = await w.allow();
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1_000); // the aged pair leaves in ≤ 1 s...
+    const two = await w.allow(3);
+    expect(two.retryAfterMs).toBeGreaterThan(9_000); // ...but 3 slots need one of the fresh calls gone
+  });
+
+  it('many clients at once admit exactly the limit', async () => {
+    const k = key();
+    const ws = [redis, ...extra].map((c) => new RedisSlidingWindow({ redis: c, prefix, key: k, limit: 60, windowMs: 60_000, timeoutMs: 30_000 }));
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (ws[i % ws.length] as RedisSlidingWindow).allow()));
+    expect(results.every((r) => r.source === 'redis')).toBe(true);
+    expect(results.filter((r) => r.allowed)).toHaveLength(60);
+    expect(await redis.zcard(`${prefix}sw:{${k}}`)).toBe(60);
+  });
+});
