@@ -1,0 +1,234 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidArgumentError } from '@gopherkit/primitives/errors';
+import { IdempotencyError } from './errors.js';
+import { type IdempotencyKeyStore, requestFingerprint, type StoredResponse } from './key-store.js';
+
+/** Options of {@link withIdempotency} and {@link idempotencyMiddleware}. */
+export interface IdempotencyHttpOptions {
+  /** Where keys and responses live (Redis or MySQL store). */
+  store: IdempotencyKeyStore;
+  /**
+   * The caller the key belongs to (tenant, user, API client), e.g. from the authenticated
+   * session. Keys are only unique per caller: without a scope, one caller could replay another's
+   * response. Return `undefined` to answer 401.
+   */
+  scope: (req: IncomingMessage) => string | undefined;
+  /** Methods the header applies to (default POST and PATCH: the non-idempotent ones). */
+  methods?: readonly string[];
+  /** Answer 400 when the header is missing on such a method (default false: run without idempotency). */
+  required?: boolean;
+  /** Largest request body read for the fingerprint (default 1 MiB; larger → 413). */
+  maxRequestBytes?: number;
+  /**
+   * {@link withIdempotency} only: called when the handler or the store throws (after the key was
+   * released, so the client's retry runs again). Default: answer 500 if nothing was sent yet.
+   */
+  onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** A request after the middleware read it: the raw body bytes, for handlers (the stream is consumed). */
+export type IdempotentRequest = IncomingMessage & {
+  /** The request body as read by the middleware. */
+  rawBody?: Buffer;
+};
+
+const HEADER = 'idempotency-key';
+
+/**
+ * Wraps a `node:http` handler with the Idempotency-Key pattern (IETF httpapi draft): the first
+ * request with a key runs and its response (status, headers, exact body bytes) is stored; a
+ * retry with the same key and the same method, path and body gets that response again with
+ * `Idempotent-Replayed: true`; the same key with another request gets 422; a duplicate while the
+ * first still runs gets 409 with `Retry-After`. A handler that throws or answers 5xx is not
+ * stored, so the client's retry runs it again.
+ *
+ * The body is read here (for the fingerprint) and handed to the handler as `req.rawBody`.
+ */
+export function withIdempotency(
+  handler: (req: IdempotentRequest, res: ServerResponse) => unknown,
+  options: IdempotencyHttpOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const cfg = configure(options);
+  const onError =
+    options.onError ??
+    ((_e: unknown, _req: IncomingMessage, res: ServerResponse) => {
+      if (!res.headersSent) problem(res, 500, 'internal error');
+      else res.destroy();
+    });
+  // node:http ignores the handler's promise: every error must end here, never as an unhandled rejection
+  return async (req, res) => {
+    try {
+      await runIdempotent(req as IdempotentRequest, res, cfg, async () => {
+        await handler(req as IdempotentRequest, res);
+      });
+    } catch (e) {
+      onError(e, req, res);
+    }
+  };
+}
+
+/**
+ * The same as {@link withIdempotency} as Express-style middleware `(req, res, next)`. Mount it
+ * before body parsers (it reads the raw body itself and leaves it on `req.rawBody`), or after a
+ * parser that set `req.rawBody`. Errors reach `next(err)`. The route's end is only visible as
+ * the response finishing: if the client disconnects before the route answered, the key is
+ * released (the retry runs again), unlike {@link withIdempotency}, which awaits the handler.
+ */
+export function idempotencyMiddleware(options: IdempotencyHttpOptions): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  const cfg = configure(options);
+  return (req, res, next) => {
+    let called = false;
+    runIdempotent(req as IdempotentRequest, res, cfg, () => {
+      called = true;
+      // the handler chain runs after next(); the response is captured when it ends
+      next();
+      return new Promise<void>((resolve) => res.once('finish', resolve).once('close', resolve));
+    }).catch((e: unknown) => {
+      if (!called) next(e);
+    });
+  };
+}
+
+interface Config extends Required<Omit<IdempotencyHttpOptions, 'scope' | 'store' | 'onError'>> {
+  store: IdempotencyKeyStore;
+  scope: IdempotencyHttpOptions['scope'];
+}
+
+function configure(o: IdempotencyHttpOptions): Config {
+  if (!o?.store || typeof o.scope !== 'function') throw new InvalidArgumentError('options', 'an object with `store` and a `scope(req)` function', o);
+  const maxRequestBytes = o.maxRequestBytes ?? 1 << 20;
+  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 0)
+    throw new InvalidArgumentError('maxRequestBytes', 'a non-negative integer', maxRequestBytes);
+  return {
+    store: o.store,
+    scope: o.scope,
+    methods: (o.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()),
+    required: o.required ?? false,
+    maxRequestBytes,
+  };
+}
+
+async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: Config, next: () => Promise<void>): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const header = req.headers[HEADER];
+  if (!cfg.methods.includes(method) || header === undefined) {
+    if (header === undefined && cfg.required && cfg.methods.includes(method)) return problem(res, 400, `${method} requires an Idempotency-Key header`);
+    return next();
+  }
+  const key = Array.isArray(header) ? header[0] : header;
+  const scope = cfg.scope(req);
+  if (!scope) return problem(res, 401, 'Idempotency-Key requires an authenticated caller');
+  let body: Buffer;
+  try {
+    body = req.rawBody ?? (await readBody(req, cfg.maxRequestBytes));
+  } catch {
+    return problem(res, 413, `request body is larger than ${cfg.maxRequestBytes} bytes`);
+  }
+  req.rawBody = body;
+  const path = (req.url ?? '/').split('?')[0] as string;
+  let outcome: Awaited<ReturnType<IdempotencyKeyStore['begin']>>;
+  try {
+    outcome = await cfg.store.begin(scope, key as string, requestFingerprint({ method, path, body }));
+  } catch (e) {
+    if (e instanceof IdempotencyError) {
+      if (e.httpStatus === 409) res.setHeader('retry-after', '1');
+      return problem(res, e.httpStatus, e.message);
+    }
+    if (e instanceof InvalidArgumentError) return problem(res, 400, e.message);
+    throw e;
+  }
+  if (outcome.kind === 'replay') return replay(res, outcome.response);
+  const captured = capture(res);
+  try {
+    await next();
+  } catch (e) {
+    captured.settle();
+    await cfg.store.abort(scope, key as string, outcome.attempt).catch(() => {});
+    throw e;
+  }
+  captured.settle();
+  const response = await captured.result;
+  if (response === null || response.status >= 500) await cfg.store.abort(scope, key as string, outcome.attempt);
+  else await cfg.store.complete(scope, key as string, outcome.attempt, response);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new Error('body too large'));
+      } else chunks.push(c);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/**
+ * Records what the handler sends. `result` resolves as soon as the handler calls `end()` — even if
+ * the client is already gone: the work is done, and the client's retry must get this response,
+ * not run the work again. `settle()` (called once the handler returned) resolves it with null
+ * when the handler never ended the response.
+ */
+function capture(res: ServerResponse): { result: Promise<StoredResponse | null>; settle(): void } {
+  const chunks: Buffer[] = [];
+  let done!: (r: StoredResponse | null) => void;
+  const result = new Promise<StoredResponse | null>((r) => {
+    done = r;
+  });
+  let ended = false;
+  const write = res.write.bind(res);
+  const end = res.end.bind(res);
+  const writeHead = res.writeHead.bind(res);
+  const toBuffer = (c: unknown, enc?: unknown) =>
+    Buffer.isBuffer(c) ? c : Buffer.from(c as string, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8');
+  // headers passed to writeHead() directly never show up in getHeaders(): move them there first
+  res.writeHead = ((status: number, a?: unknown, b?: unknown) => {
+    const headers = typeof a === 'string' ? b : a;
+    if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
+      for (const [k, v] of Object.entries(headers)) if (v !== undefined) res.setHeader(k, v as string);
+      return typeof a === 'string' ? writeHead(status, a) : writeHead(status);
+    }
+    return (writeHead as (...x: unknown[]) => ServerResponse)(status, a, b);
+  }) as typeof res.writeHead;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (chunk != null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof res.write;
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (chunk != null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    const r = (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
+    if (!ended) {
+      ended = true;
+      done({ status: res.statusCode, headers, body: Buffer.concat(chunks) });
+    }
+    return r;
+  }) as typeof res.end;
+  return {
+    result,
+    settle() {
+      if (!ended) done(null);
+    },
+  };
+}
+
+function replay(res: ServerResponse, r: StoredResponse): void {
+  res.statusCode = r.status;
+  for (const [k, v] of Object.entries(r.headers)) if (k !== 'content-length' && k !== 'date') res.setHeader(k, v);
+  res.setHeader('idempotent-replayed', 'true');
+  if (r.bodyOmitted) res.setHeader('idempotent-body-omitted', 'true');
+  res.end(r.body);
+}
+
+function problem(res: ServerResponse, status: number, detail: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/problem+json');
+  res.end(JSON.stringify({ status, detail }));
+}
