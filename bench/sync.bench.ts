@@ -1,0 +1,160 @@
+import { ErrGroup } from '@gopherkit/primitives/errgroup';
+import { Mutex, Semaphore } from '@gopherkit/primitives/sync';
+import { Mutex as AsyncMutex, Semaphore as AsyncSemaphore } from 'async-mutex';
+import pLimit from 'p-limit';
+import { defineSuite } from './harness/suite.js';
+
+/**
+ * Mutex and Semaphore vs async-mutex, ErrGroup with a limit vs p-limit. Every task awaits as a
+ * user would; "contending" tasks hold the lock across an `await` so waiters really queue. Both
+ * sides release explicitly (`using` adds the transpiler's disposal helpers, the same for any lock).
+ */
+export default defineSuite({
+  reference: 'async-mutex: Semaphore(4) acquire+release',
+  inProcess: true,
+  setup(b) {
+    const CONTENDERS = 100;
+    const TASKS = 1000;
+    const LIMIT = 8;
+
+    // --- uncontended lock + release, 100 in a row per iteration (a lock on a hot path) ---------
+    const SEQ = 100;
+    const am = new AsyncMutex();
+    b.add(
+      'async-mutex: Mutex acquire+release',
+      async () => {
+        for (let i = 0; i < SEQ; i++) {
+          const release = await am.acquire();
+          release();
+        }
+      },
+      { peer: 'async-mutex', batch: SEQ },
+    );
+    const mu = new Mutex();
+    b.add(
+      'Mutex: lock+release',
+      async () => {
+        for (let i = 0; i < SEQ; i++) {
+          const guard = await mu.lock();
+          guard.release();
+        }
+      },
+      { batch: SEQ },
+    );
+    const as4 = new AsyncSemaphore(4);
+    b.add(
+      'async-mutex: Semaphore(4) acquire+release',
+      async () => {
+        for (let i = 0; i < SEQ; i++) {
+          const [, release] = await as4.acquire();
+          release();
+        }
+      },
+      { peer: 'async-mutex', batch: SEQ },
+    );
+    const s4 = new Semaphore(4);
+    b.add(
+      'Semaphore(4): acquire+release',
+      async () => {
+        for (let i = 0; i < SEQ; i++) {
+          const permit = await s4.acquire();
+          permit.release();
+        }
+      },
+      { batch: SEQ },
+    );
+
+    // --- 100 tasks contending for one lock, each holding it across an await -------------------
+    b.add(
+      `async-mutex: Mutex, ${CONTENDERS} contending (per acquire)`,
+      async () => {
+        const m = new AsyncMutex();
+        await Promise.all(
+          Array.from({ length: CONTENDERS }, async () => {
+            const release = await m.acquire();
+            await null;
+            release();
+          }),
+        );
+      },
+      { peer: 'async-mutex', batch: CONTENDERS },
+    );
+    b.add(
+      `Mutex: ${CONTENDERS} contending (per lock)`,
+      async () => {
+        const m = new Mutex();
+        await Promise.all(
+          Array.from({ length: CONTENDERS }, async () => {
+            const guard = await m.lock();
+            await null;
+            guard.release();
+          }),
+        );
+      },
+      { batch: CONTENDERS },
+    );
+
+    // --- weighted semaphore, 4 permits, 100 contenders ----------------------------------------
+    b.add(
+      `async-mutex: Semaphore(4), ${CONTENDERS} contending (per acquire)`,
+      async () => {
+        const s = new AsyncSemaphore(4);
+        await Promise.all(
+          Array.from({ length: CONTENDERS }, async () => {
+            const [, release] = await s.acquire();
+            await null;
+            release();
+          }),
+        );
+      },
+      { peer: 'async-mutex', batch: CONTENDERS },
+    );
+    b.add(
+      `Semaphore(4): ${CONTENDERS} contending (per acquire)`,
+      async () => {
+        const s = new Semaphore(4);
+        await Promise.all(
+          Array.from({ length: CONTENDERS }, async () => {
+            const permit = await s.acquire();
+            await null;
+            permit.release();
+          }),
+        );
+      },
+      { batch: CONTENDERS },
+    );
+
+    // --- bounded fan-out: 1000 async tasks, at most 8 at once, wait for all --------------------
+    const task = async () => {
+      await null;
+    };
+    b.add(
+      `p-limit(${LIMIT}): ${TASKS} tasks (per task)`,
+      async () => {
+        const limit = pLimit(LIMIT);
+        await Promise.all(Array.from({ length: TASKS }, () => limit(task)));
+      },
+      { peer: 'p-limit', batch: TASKS },
+    );
+    b.add(
+      `ErrGroup setLimit(${LIMIT}): ${TASKS} tasks (per task)`,
+      async () => {
+        const g = new ErrGroup();
+        g.setLimit(LIMIT);
+        for (let i = 0; i < TASKS; i++) void g.go(task);
+        await g.wait();
+      },
+      { batch: TASKS },
+    );
+    b.add(
+      `ErrGroup setLimit(${LIMIT}), awaiting each go(): ${TASKS} tasks (per task)`,
+      async () => {
+        const g = new ErrGroup();
+        g.setLimit(LIMIT);
+        for (let i = 0; i < TASKS; i++) await g.go(task);
+        await g.wait();
+      },
+      { batch: TASKS },
+    );
+  },
+});
