@@ -27,6 +27,8 @@ export interface Comparison {
   ratio: number;
   change: number;
   ok: boolean;
+  /** False for a task marked `unguarded` (its reason): reported, never a regression. */
+  guarded: boolean;
 }
 
 /** Compares ratios (task ÷ reference) of a fresh run to a baseline; a drop beyond `tolerance` fails. */
@@ -39,13 +41,14 @@ export function compare(baseline: Baseline, fresh: BenchRow[], tolerance: number
     if (then.task === baseline.reference) continue;
     const now = fresh.find((r) => r.task === then.task);
     if (!now) {
-      out.push({ task: then.task, baselineRatio: then.opsPerSec / refThen, ratio: Number.NaN, change: Number.NaN, ok: false });
+      out.push({ task: then.task, baselineRatio: then.opsPerSec / refThen, ratio: Number.NaN, change: Number.NaN, ok: false, guarded: true });
       continue;
     }
+    const guarded = !(now.extra?.unguarded ?? then.extra?.unguarded);
     const baselineRatio = then.opsPerSec / refThen;
     const ratio = now.opsPerSec / refNow;
     const change = ratio / baselineRatio - 1;
-    out.push({ task: then.task, baselineRatio, ratio, change, ok: change >= -tolerance });
+    out.push({ task: then.task, baselineRatio, ratio, change, ok: !guarded || change >= -tolerance, guarded });
   }
   return out;
 }
@@ -83,7 +86,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       });
     }
     console.log(
-      `\n${formatTable(cmp.map((c) => ({ task: c.task, 'baseline ratio': Number(c.baselineRatio.toFixed(3)), 'ratio now': Number(c.ratio.toFixed(3)), change: `${(c.change * 100).toFixed(0)}%`, verdict: c.ok ? 'ok' : 'REGRESSION' })))}`,
+      `\n${formatTable(cmp.map((c) => ({ task: c.task, 'baseline ratio': Number(c.baselineRatio.toFixed(3)), 'ratio now': Number(c.ratio.toFixed(3)), change: `${(c.change * 100).toFixed(0)}%`, verdict: c.guarded ? (c.ok ? 'ok' : 'REGRESSION') : 'not guarded' })))}`,
     );
     checked++;
     failed += cmp.filter((c) => !c.ok).length;

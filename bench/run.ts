@@ -47,7 +47,7 @@ export async function runSuite(name: string, { short = false } = {}): Promise<Be
       if (r?.error) throw r.error;
       const batch = t.options.batch ?? 1;
       const periodMs = r?.period ?? r?.latency?.mean ?? Number.NaN;
-      const extra = { ...(extras.get(t.name) ?? {}), ...(batch > 1 ? { batch } : {}) };
+      const extra = { ...(extras.get(t.name) ?? {}), ...(batch > 1 ? { batch } : {}), ...(t.options.unguarded ? { unguarded: t.options.unguarded } : {}) };
       rows.push({
         task: t.name,
         opsPerSec: Math.round((1000 / periodMs) * batch),

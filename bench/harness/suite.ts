@@ -19,6 +19,11 @@ export interface TaskOptions {
   peer?: string | null;
   /** Operations one iteration performs (opsPerSec = iterations/s × batch). */
   batch?: number;
+  /**
+   * Why `bench:check` must not guard this task's ratio (it is reported, not compared): for a task
+   * whose speed is bounded by something other than the code, e.g. wall time.
+   */
+  unguarded?: string;
   /** Per-task setup/teardown run outside the measurement. */
   beforeAll?: () => unknown;
   afterAll?: () => unknown;

@@ -104,18 +104,24 @@ describe('deductMany', () => {
     await init('a', 10);
     await init('b', 1);
     await expect(
-      stock.deductMany('o1', [
-        { sku: 'a', qty: 3 },
-        { sku: 'b', qty: 2 },
-      ]),
+      stock.deductMany(
+        [
+          { sku: 'a', qty: 3 },
+          { sku: 'b', qty: 2 },
+        ],
+        'o1',
+      ),
     ).rejects.toThrow(InsufficientStockError);
     expect((await stock.levels('a'))?.available).toBe(10);
     await assertInvariant();
     await expect(
-      stock.deductMany('o1', [
-        { sku: 'a', qty: 3 },
-        { sku: 'zz', qty: 1 },
-      ]),
+      stock.deductMany(
+        [
+          { sku: 'a', qty: 3 },
+          { sku: 'zz', qty: 1 },
+        ],
+        'o1',
+      ),
     ).rejects.toThrow(StockNotFoundError);
     expect((await stock.levels('a'))?.available).toBe(10);
   });
@@ -127,10 +133,10 @@ describe('deductMany', () => {
       { sku: 'a', qty: 3 },
       { sku: 'b', qty: 2 },
     ];
-    const first = await stock.deductMany('o1', items);
+    const first = await stock.deductMany(items, 'o1');
     expect(first).toEqual({ remaining: { a: 7, b: 8 }, duplicate: false });
     await stock.deduct('a', 1); // someone else sells in between
-    const again = await Promise.all(Array.from({ length: 10 }, () => stock.deductMany('o1', items)));
+    const again = await Promise.all(Array.from({ length: 10 }, () => stock.deductMany(items, 'o1')));
     for (const r of again) expect(r).toEqual({ remaining: { a: 7, b: 8 }, duplicate: true });
     expect(await stock.levels('a')).toMatchObject({ available: 6, sold: 4 });
     await assertInvariant();
@@ -139,19 +145,22 @@ describe('deductMany', () => {
     expect(await stock.release('o1')).toEqual({ applied: false, undone: null });
     expect(await stock.levels('a')).toMatchObject({ available: 9, sold: 1 });
     await assertInvariant();
-    await expect(stock.deductMany('o1', items)).rejects.toThrow(OrderStockStateError);
+    await expect(stock.deductMany(items, 'o1')).rejects.toThrow(OrderStockStateError);
   });
 
   it('validates items', async () => {
-    await expect(stock.deductMany('o', [])).rejects.toThrow(InvalidArgumentError);
+    await expect(stock.deductMany([], 'o')).rejects.toThrow(InvalidArgumentError);
     await expect(
-      stock.deductMany('o', [
-        { sku: 'a', qty: 1 },
-        { sku: 'a', qty: 2 },
-      ]),
+      stock.deductMany(
+        [
+          { sku: 'a', qty: 1 },
+          { sku: 'a', qty: 2 },
+        ],
+        'o',
+      ),
     ).rejects.toThrow('items[1].sku must be unique within the order');
-    await expect(stock.deductMany('o', [{ sku: 'a', qty: -1 }])).rejects.toThrow('items[0].qty must be an integer >= 1, got -1');
-    await expect(stock.deductMany('', [{ sku: 'a', qty: 1 }])).rejects.toThrow('orderId must be a non-empty string');
+    await expect(stock.deductMany([{ sku: 'a', qty: -1 }], 'o')).rejects.toThrow('items[0].qty must be an integer >= 1, got -1');
+    await expect(stock.deductMany([{ sku: 'a', qty: 1 }], '')).rejects.toThrow('orderId must be a non-empty string');
   });
 });
 
@@ -346,7 +355,7 @@ describe('mixed operations from 8 clients', () => {
         ];
         try {
           if (op === 'deduct') await s.deduct(pick(['a', 'b', 'c']), 1 + Math.floor(rnd() * 2));
-          else if (op === 'deductMany') await s.deductMany(`m${order}`, items);
+          else if (op === 'deductMany') await s.deductMany(items, `m${order}`);
           else if (op === 'reserve') await s.reserve(order, items, { ttlMs: 60_000 });
           else if (op === 'confirm') await s.confirm(order);
           else if (op === 'release') await s.release(pick([order, `m${order}`]));

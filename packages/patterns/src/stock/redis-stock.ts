@@ -204,9 +204,9 @@ export class RedisStock {
    * @throws StockNotFoundError / InsufficientStockError naming the first SKU that fails (nothing changed);
    *   OrderStockStateError when the id was used for a reservation or already released.
    */
-  async deductMany(orderId: string, items: readonly StockItem[]): Promise<DeductManyResult> {
-    assertNonEmptyString('orderId', orderId);
+  async deductMany(items: readonly StockItem[], orderId: string): Promise<DeductManyResult> {
     validateItems(items);
+    assertNonEmptyString('orderId', orderId);
     const keys = [this.orderKey(orderId), ...items.map((i) => this.skuKey(i.sku))];
     const r = await runVariadic<(number | string)[]>(this.redis, scripts.deductMany, keys, [
       this.retentionMs,
