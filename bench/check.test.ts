@@ -41,6 +41,12 @@ describe('bench:check compare', () => {
     expect(capped?.change).toBeCloseTo(-0.75);
   });
 
+  it("reports a peer's ratio without guarding it", () => {
+    const withPeer = { ...baseline, results: [...baseline.results, { task: 'other peer', opsPerSec: 1000, p99Ms: 1, peer: 'q' }] };
+    const fresh = [...baseline.results, { task: 'other peer', opsPerSec: 100, p99Ms: 1, peer: 'q' }];
+    expect(compare(withPeer, fresh, 0.25).find((c) => c.task === 'other peer')).toMatchObject({ ok: true, guarded: false });
+  });
+
   it('fails a task missing from the fresh run and a missing reference', () => {
     const fresh = baseline.results.filter((r) => r.task !== 'ours');
     expect(compare(baseline, fresh, 0.25).find((c) => c.task === 'ours')?.ok).toBe(false);
