@@ -5,7 +5,16 @@
  * UPDATEs, and an exactly-once payment callback handler.
  * @module
  */
+
 export { IdempotencyError, InProgressError, InvalidTokenError, KeyReuseError, StaleAttemptError } from './errors.js';
+export {
+  type FastifyIdempotencyPlugin,
+  type FastifyInstanceLike,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
+  fastifyIdempotency,
+  type IdempotencyFastifyOptions,
+} from './fastify-plugin.js';
 export { type IdempotencyHttpOptions, type IdempotentRequest, idempotencyMiddleware, withIdempotency } from './http-middleware.js';
 export { decodeResponse, encodeResponse, type IdempotencyKeyStore, type KeyBeginOutcome, requestFingerprint, type StoredResponse } from './key-store.js';
 export { formatCents, parseCents } from './money.js';
