@@ -5,6 +5,7 @@ import { startRedis } from '@gopherkit/testkit';
 import Fastify from 'fastify';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { fastifyIdempotency } from './fastify-plugin.js';
+import type { IdempotencyKeyStore } from './key-store.js';
 import { RedisIdempotencyKeyStore } from './redis-key-store.js';
 
 const redis = await startRedis();
@@ -149,6 +150,30 @@ describe('fastifyIdempotency', () => {
     expect(big.statusCode).toBe(413);
     expect(runs).toBe(before + 2);
     expect((await app.inject({ method: 'GET', url: '/orders', headers: { 'idempotency-key': randomUUID() } })).statusCode).toBe(200);
+  });
+
+  it('the reply is stored before it is sent: a retry the moment it arrived replays it (complete() takes 100 ms here)', async () => {
+    const slow: IdempotencyKeyStore = {
+      begin: (...a) => store.begin(...a),
+      abort: (...a) => store.abort(...a),
+      complete: async (...a) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return store.complete(...a);
+      },
+    };
+    const slowApp = Fastify();
+    await slowApp.register(fastifyIdempotency({ store: slow, scope }));
+    let n = 0;
+    slowApp.post('/x', async (_req, reply) => reply.code(201).send({ order: ++n }));
+    const key = randomUUID();
+    const send = () => slowApp.inject({ method: 'POST', url: '/x', payload: { a: 1 }, headers: { 'x-user': 'dave', 'idempotency-key': key } });
+    const a = await send();
+    const b = await send();
+    expect(b.statusCode).toBe(201);
+    expect(b.headers['idempotent-replayed']).toBe('true');
+    expect(b.body).toBe(a.body);
+    expect(n).toBe(1);
+    await slowApp.close();
   });
 
   it('required: a POST without the header is 400; bad options are refused with a clear error', async () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startRedis } from '@gopherkit/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { idempotencyMiddleware, withIdempotency } from './http-middleware.js';
+import type { IdempotencyKeyStore } from './key-store.js';
 import { RedisIdempotencyKeyStore } from './redis-key-store.js';
 
 const redis = await startRedis();
@@ -180,5 +181,37 @@ describe('idempotencyMiddleware (Express-style (req, res, next))', () => {
     expect(b.headers.get('idempotent-replayed')).toBe('true');
     expect((await post(url, key, 'B')).status).toBe(422);
     expect(runs).toBe(1);
+  });
+});
+
+describe('the response is stored before it reaches the client', () => {
+  it('a retry sent the moment the answer arrived replays it (complete() takes 100 ms here), for withIdempotency and the middleware', async () => {
+    const slow: IdempotencyKeyStore = {
+      begin: (...a) => store.begin(...a),
+      abort: (...a) => store.abort(...a),
+      complete: async (...a) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return store.complete(...a);
+      },
+    };
+    let runs = 0;
+    const route = (_req: IncomingMessage, res: ServerResponse) => {
+      runs++;
+      res.statusCode = 201;
+      res.end(`order ${runs}`);
+    };
+    const mw = idempotencyMiddleware({ store: slow, scope });
+    const urls = [await listen(withIdempotency(route, { store: slow, scope })), await listen((req, res) => mw(req, res, () => route(req, res)))];
+    for (const url of urls) {
+      const key = randomUUID();
+      const before = runs;
+      const a = await post(url, key, 'A');
+      const aText = await a.text();
+      const b = await post(url, key, 'A');
+      expect(b.status).toBe(201);
+      expect(b.headers.get('idempotent-replayed')).toBe('true');
+      expect(await b.text()).toBe(aText);
+      expect(runs).toBe(before + 1);
+    }
   });
 });

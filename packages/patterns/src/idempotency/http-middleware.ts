@@ -53,7 +53,7 @@ export function withIdempotency(
     options.onError ??
     ((_e: unknown, _req: IncomingMessage, res: ServerResponse) => {
       if (!res.headersSent) problem(res, 500, 'internal error');
-      else res.destroy();
+      else if (!res.writableEnded) res.destroy();
     });
   // node:http ignores the handler's promise: every error must end here, never as an unhandled rejection
   return async (req, res) => {
@@ -138,18 +138,20 @@ async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: C
     throw e;
   }
   if (outcome.kind === 'replay') return replay(res, outcome.response);
-  const captured = capture(res);
+  const attempt = outcome.attempt;
+  // Settle the key when the handler ends the response and before the last bytes go out: a client
+  // that got the answer and retries at once must find it stored, not get a 409.
+  const captured = capture(res, (response) =>
+    response.status >= 500 ? cfg.store.abort(scope, key as string, attempt) : cfg.store.complete(scope, key as string, attempt, response),
+  );
   try {
     await next();
   } catch (e) {
-    captured.settle();
-    await cfg.store.abort(scope, key as string, outcome.attempt).catch(() => {});
+    if (!captured.ended) await cfg.store.abort(scope, key as string, attempt).catch(() => {});
     throw e;
   }
-  captured.settle();
-  const response = await captured.result;
-  if (response === null || response.status >= 500) await cfg.store.abort(scope, key as string, outcome.attempt);
-  else await cfg.store.complete(scope, key as string, outcome.attempt, response);
+  if (!captured.ended) await cfg.store.abort(scope, key as string, attempt);
+  else await captured.settled;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -170,18 +172,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /**
- * Records what the handler sends. `result` resolves as soon as the handler calls `end()` — even if
- * the client is already gone: the work is done, and the client's retry must get this response,
- * not run the work again. `settle()` (called once the handler returned) resolves it with null
- * when the handler never ended the response.
+ * Records what the handler sends. When the handler calls `end()`, `settle(response)` runs first
+ * and the real `end()` after it — even if the client is already gone: the work is done, and the
+ * client's retry must get this response, not run the work again. `settled` rejects with
+ * `settle`'s error (after the response was ended anyway).
  */
-function capture(res: ServerResponse): { result: Promise<StoredResponse | null>; settle(): void } {
+function capture(res: ServerResponse, settle: (r: StoredResponse) => Promise<void>): { readonly ended: boolean; readonly settled: Promise<void> } {
   const chunks: Buffer[] = [];
-  let done!: (r: StoredResponse | null) => void;
-  const result = new Promise<StoredResponse | null>((r) => {
-    done = r;
-  });
   let ended = false;
+  let settled: Promise<void> = Promise.resolve();
   const write = res.write.bind(res);
   const end = res.end.bind(res);
   const writeHead = res.writeHead.bind(res);
@@ -201,20 +200,30 @@ function capture(res: ServerResponse): { result: Promise<StoredResponse | null>;
     return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof res.write;
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (ended) return (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
+    ended = true;
     if (chunk != null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
-    const r = (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
-    if (!ended) {
-      ended = true;
-      done({ status: res.statusCode, headers, body: Buffer.concat(chunks) });
-    }
-    return r;
+    const finish = () => (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
+    settled = settle({ status: res.statusCode, headers, body: Buffer.concat(chunks) }).then(
+      () => {
+        finish();
+      },
+      (e: unknown) => {
+        finish();
+        throw e;
+      },
+    );
+    settled.catch(() => {}); // observed by runIdempotent; never an unhandled rejection meanwhile
+    return res;
   }) as typeof res.end;
   return {
-    result,
-    settle() {
-      if (!ended) done(null);
+    get ended() {
+      return ended;
+    },
+    get settled() {
+      return settled;
     },
   };
 }
