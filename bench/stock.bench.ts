@@ -86,7 +86,7 @@ export default defineSuite({
         'Lua reserve + confirm (2 scripts), hot SKU',
         batch(REDIS_BATCH, async () => {
           const id = `o${seq++}`;
-          await stock.reserve(id, [{ sku: 'hot', qty: 1 }], { ttlMs: 60_000 });
+          await stock.reserve(id, [{ sku: 'hot', qty: 1 }], 60_000);
           await stock.confirm(id);
         }),
         { batch: REDIS_BATCH },

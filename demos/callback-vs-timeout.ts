@@ -53,7 +53,7 @@ export default defineDemo({
         `P-${orderId}`,
         orderId,
       ]);
-      await stock.reserve(orderId, [{ sku, qty: 1 }], { ttlMs: 3_600_000 });
+      await stock.reserve(orderId, [{ sku, qty: 1 }], 3_600_000);
     };
     const callback = (orderId: string) => {
       const body = JSON.stringify({ payment_no: `P-${orderId}`, trade_no: `T-${orderId}`, amount: '19.99', status: 'SUCCESS' });

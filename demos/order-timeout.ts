@@ -74,7 +74,7 @@ export default defineDemo({
     // --- 1000 orders: reserve 1 unit each, a PENDING row; 100 get paid before their timeout -------
     await stock.init('sku', 5000);
     const ids = Array.from({ length: ORDERS }, (_, i) => `order-${i}`);
-    for (const id of ids) await stock.reserve(id, [{ sku: 'sku', qty: 1 }], { ttlMs: 10 * 60_000 });
+    for (const id of ids) await stock.reserve(id, [{ sku: 'sku', qty: 1 }], 10 * 60_000);
     await db.pool.query(`INSERT INTO stock_orders (id) VALUES ${ids.map(() => '(?)').join(',')}`, ids);
     const paid = new Set<string>();
     while (paid.size < PAID) paid.add(ids[Math.floor(rnd() * ORDERS)] as string);

@@ -100,7 +100,7 @@ export default defineDemo({
           { sku: 'A', qty: 2 },
           { sku: 'B', qty: 5 },
         ],
-        { ttlMs },
+        ttlMs,
       ),
     );
     await step('reserve o1 again (client retry)', () =>
@@ -110,15 +110,15 @@ export default defineDemo({
           { sku: 'A', qty: 2 },
           { sku: 'B', qty: 5 },
         ],
-        { ttlMs },
+        ttlMs,
       ),
     );
     await step('confirm o1 (paid)', () => stock.confirm('o1'));
     await step('release o1 (late cancel)', () => stock.release('o1'));
-    await step('reserve o2: A×3', () => stock.reserve('o2', [{ sku: 'A', qty: 3 }], { ttlMs }));
+    await step('reserve o2: A×3', () => stock.reserve('o2', [{ sku: 'A', qty: 3 }], ttlMs));
     await step('release o2 (user cancels)', () => stock.release('o2'));
     await step('confirm o2 (late payment)', () => stock.confirm('o2'));
-    await step('reserve o3: B×4, nobody settles', () => stock.reserve('o3', [{ sku: 'B', qty: 4 }], { ttlMs }));
+    await step('reserve o3: B×4, nobody settles', () => stock.reserve('o3', [{ sku: 'B', qty: 4 }], ttlMs));
     await clock.advance(ttlMs + 10_000);
     await sweeper.sweepNow();
     await step('…timeout + grace later: swept', async () => stock.orderState('o3'));
@@ -143,7 +143,7 @@ export default defineDemo({
     const ours = new RedisStock(redis, { prefix: `${prefix}ours:` });
     const racers = Array.from({ length: 8 }, () => new RedisStock(server.client(), { prefix: `${prefix}ours:` }));
     await ours.init('X', 1000);
-    for (let i = 0; i < N; i++) await ours.reserve(`r${i}`, [{ sku: 'X', qty: 5 }], { ttlMs });
+    for (let i = 0; i < N; i++) await ours.reserve(`r${i}`, [{ sku: 'X', qty: 5 }], ttlMs);
     let oursBoth = 0;
     let confirmed = 0;
     await Promise.all(

@@ -33,7 +33,7 @@ describe.skipIf(!db)('order timeout: DelayQueue + guarded cancel + release', () 
     const ids = Array.from({ length: 60 }, (_, i) => `order-${i}`);
     const q = new DelayQueue(redis, { prefix, name: 'order-timeout', visibilityTimeoutMs: 200 });
     for (const id of ids) {
-      await stock.reserve(id, [{ sku: 'sku', qty: 1 }], { ttlMs: 60_000 });
+      await stock.reserve(id, [{ sku: 'sku', qty: 1 }], 60_000);
       await pool.query('INSERT INTO stock_orders (id) VALUES (?)', [id]);
       await q.schedule(id, Date.now() - 1);
     }
@@ -84,7 +84,7 @@ describe.skipIf(!db)('order timeout: DelayQueue + guarded cancel + release', () 
     if (!db) return;
     const stock = new RedisStock(redis, { prefix: `ot2${process.pid}:` });
     await stock.init('sku', 5);
-    await stock.reserve('p1', [{ sku: 'sku', qty: 2 }], { ttlMs: 60_000 });
+    await stock.reserve('p1', [{ sku: 'sku', qty: 2 }], 60_000);
     await db.pool.query("INSERT INTO stock_orders (id, status) VALUES ('p1', 'PAID')");
     await stock.confirm('p1');
     const handler = orderTimeoutHandler({ stock, pool: db.pool });

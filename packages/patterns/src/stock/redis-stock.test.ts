@@ -169,7 +169,7 @@ describe('reserve / confirm / release', () => {
 
   it('is idempotent: a retried reserve does not double-reserve (seed L10513 does)', async () => {
     await init('a', 10);
-    const results = await Promise.all(clients.map((c) => new RedisStock(c, { prefix, clock }).reserve('o1', [{ sku: 'a', qty: 3 }], { ttlMs })));
+    const results = await Promise.all(clients.map((c) => new RedisStock(c, { prefix, clock }).reserve('o1', [{ sku: 'a', qty: 3 }], ttlMs)));
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(await stock.levels('a')).toMatchObject({ available: 7, locked: 3, sold: 0 });
     await assertInvariant();
@@ -184,7 +184,7 @@ describe('reserve / confirm / release', () => {
         { sku: 'a', qty: 2 },
         { sku: 'b', qty: 5 },
       ],
-      { ttlMs },
+      ttlMs,
     );
     await assertInvariant();
     expect(await stock.release('o1')).toEqual({ applied: true, undone: 'reserved' });
@@ -195,7 +195,7 @@ describe('reserve / confirm / release', () => {
 
   it('confirm moves locked → sold once; a repeat is a no-op; confirming nothing is typed', async () => {
     await init('a', 10);
-    await stock.reserve('o1', [{ sku: 'a', qty: 4 }], { ttlMs });
+    await stock.reserve('o1', [{ sku: 'a', qty: 4 }], ttlMs);
     expect(await stock.confirm('o1')).toEqual({ applied: true, undone: 'reserved' });
     expect(await stock.confirm('o1')).toEqual({ applied: false, undone: null });
     expect(await stock.levels('a')).toMatchObject({ available: 6, locked: 0, sold: 4 });
@@ -204,14 +204,14 @@ describe('reserve / confirm / release', () => {
     await expect(stock.confirm('never')).rejects.toThrow(ReservationNotFoundError);
     expect(await stock.orderState('o1')).toBe('confirmed');
     // a late reserve retry for a confirmed order changes nothing
-    expect(await stock.reserve('o1', [{ sku: 'a', qty: 4 }], { ttlMs })).toEqual({ duplicate: true, state: 'confirmed' });
+    expect(await stock.reserve('o1', [{ sku: 'a', qty: 4 }], ttlMs)).toEqual({ duplicate: true, state: 'confirmed' });
     await assertInvariant();
   });
 
   it('confirm racing release: exactly one applies per order, never both (seed L10556/L10596 read outside the script)', async () => {
     await init('a', 1000);
     const orders = Array.from({ length: 200 }, (_, i) => `o${i}`);
-    for (const o of orders) await stock.reserve(o, [{ sku: 'a', qty: 5 }], { ttlMs });
+    for (const o of orders) await stock.reserve(o, [{ sku: 'a', qty: 5 }], ttlMs);
     await assertInvariant();
     const stores = clients.map((c) => new RedisStock(c, { prefix, clock }));
     let confirmed = 0;
@@ -240,8 +240,8 @@ describe('reserve / confirm / release', () => {
 
   it('a reservation outlives its timeout until settled; the sweeper releases it at the deadline (seed: TTL = timeout, stock leaks)', async () => {
     await init('a', 10);
-    await stock.reserve('o1', [{ sku: 'a', qty: 3 }], { ttlMs: 15_000 });
-    await stock.reserve('o2', [{ sku: 'a', qty: 2 }], { ttlMs: 60_000 });
+    await stock.reserve('o1', [{ sku: 'a', qty: 3 }], 15_000);
+    await stock.reserve('o2', [{ sku: 'a', qty: 2 }], 60_000);
     // the record has no Redis TTL while reserved: a cancel after the timeout still finds it
     const keys = await redis.keys(`${prefix}stock:*order:*`);
     for (const k of keys) expect(await redis.pttl(k)).toBe(-1);
@@ -268,7 +268,7 @@ describe('reserve / confirm / release', () => {
     const sweeper = new ReservationSweeper(stock, { intervalMs: 1000, clock });
     const seen: string[] = [];
     sweeper.on('released', (ids) => seen.push(...ids));
-    await stock.reserve('o1', [{ sku: 'a', qty: 3 }], { ttlMs: 1500 });
+    await stock.reserve('o1', [{ sku: 'a', qty: 3 }], 1500);
     await clock.advance(1000);
     expect(seen).toEqual([]);
     await clock.advance(1000);
@@ -282,7 +282,7 @@ describe('reserve / confirm / release', () => {
   it('release of an unknown order writes a marker: a late reserve for it is refused (null compensation, hanging)', async () => {
     await init('a', 10);
     expect(await stock.release('late')).toEqual({ applied: false, undone: null });
-    await expect(stock.reserve('late', [{ sku: 'a', qty: 1 }], { ttlMs })).rejects.toMatchObject({ state: 'released' });
+    await expect(stock.reserve('late', [{ sku: 'a', qty: 1 }], ttlMs)).rejects.toMatchObject({ state: 'released' });
     expect((await stock.levels('a'))?.available).toBe(10);
     await assertInvariant();
   });
@@ -297,11 +297,11 @@ describe('reserve / confirm / release', () => {
           { sku: 'a', qty: 1 },
           { sku: 'b', qty: 1 },
         ],
-        { ttlMs },
+        ttlMs,
       ),
     ).rejects.toThrow(InsufficientStockError);
-    await expect(stock.reserve('o1', [{ sku: 'nope', qty: 1 }], { ttlMs })).rejects.toThrow(StockNotFoundError);
-    await expect(stock.reserve('o1', [{ sku: 'a', qty: 1 }], { ttlMs: 0 })).rejects.toThrow('ttlMs must be an integer >= 1, got 0');
+    await expect(stock.reserve('o1', [{ sku: 'nope', qty: 1 }], ttlMs)).rejects.toThrow(StockNotFoundError);
+    await expect(stock.reserve('o1', [{ sku: 'a', qty: 1 }], 0)).rejects.toThrow('ttlMs must be an integer >= 1, got 0');
     expect((await stock.levels('a'))?.available).toBe(10);
     await assertInvariant();
   });
@@ -356,7 +356,7 @@ describe('mixed operations from 8 clients', () => {
         try {
           if (op === 'deduct') await s.deduct(pick(['a', 'b', 'c']), 1 + Math.floor(rnd() * 2));
           else if (op === 'deductMany') await s.deductMany(items, `m${order}`);
-          else if (op === 'reserve') await s.reserve(order, items, { ttlMs: 60_000 });
+          else if (op === 'reserve') await s.reserve(order, items, 60_000);
           else if (op === 'confirm') await s.confirm(order);
           else if (op === 'release') await s.release(pick([order, `m${order}`]));
           else await s.restock(pick(['a', 'b', 'c']), 2, `r${Math.floor(rnd() * 50)}`);

@@ -130,7 +130,7 @@ function validateItems(items: readonly StockItem[]): void {
  * ```ts
  * const stock = new RedisStock(redis, { prefix: 'shop:', tag: 'wh1' });
  * await stock.init('sku-1', 100);
- * await stock.reserve('order-42', [{ sku: 'sku-1', qty: 2 }], { ttlMs: 15 * 60_000 + 60_000 });
+ * await stock.reserve('order-42', [{ sku: 'sku-1', qty: 2 }], 15 * 60_000 + 60_000);
  * await stock.confirm('order-42'); // after payment
  * ```
  */
@@ -236,10 +236,10 @@ export class RedisStock {
    * @throws StockNotFoundError / InsufficientStockError (nothing changed); OrderStockStateError
    *   when the id was already released (a reserve arriving after its cancel) or deducted.
    */
-  async reserve(orderId: string, items: readonly StockItem[], options: { ttlMs: number }): Promise<ReserveResult> {
+  async reserve(orderId: string, items: readonly StockItem[], ttlMs: number): Promise<ReserveResult> {
     assertNonEmptyString('orderId', orderId);
     validateItems(items);
-    const ttlMs = assertInteger('ttlMs', options?.ttlMs, 1);
+    assertInteger('ttlMs', ttlMs, 1);
     const keys = [this.orderKey(orderId), this.deadlinesKey, ...items.map((i) => this.skuKey(i.sku))];
     const deadline = Math.ceil(this.clock.now() + ttlMs);
     const r = await runVariadic<(number | string)[]>(this.redis, scripts.reserve, keys, [
