@@ -53,8 +53,11 @@ export interface InstanceOutcome {
   readonly instance: number;
   /** `host:port` of the client when known. */
   readonly address: string;
-  /** `ok` = acquired/extended/deleted; `busy` = another owner holds it; `missing` = key absent; `error`/`timeout` = no usable answer. */
-  readonly outcome: 'ok' | 'busy' | 'missing' | 'error' | 'timeout';
+  /**
+   * `ok` = acquired/extended/deleted; `busy` = another owner holds it; `missing` = key absent;
+   * `error`/`timeout` = no usable answer; `pending` = sent, but a majority had already said `ok`.
+   */
+  readonly outcome: 'ok' | 'busy' | 'missing' | 'error' | 'timeout' | 'pending';
   /** The Redis error behind `error`/`timeout`. */
   readonly error?: unknown;
 }

@@ -74,21 +74,44 @@ describe('Redlock', () => {
   it('a majority that answers too late leaves no validity: QuorumError says so, and the keys are taken back', async () => {
     const clock = new ManualClock(0);
     const p = prefix();
-    const rl = new Redlock(clients, { prefix: p, clock, instanceTimeoutMs: 100 });
-    servers[4]?.freeze();
+    const rl = new Redlock(clients, { prefix: p, clock, instanceTimeoutMs: 150 });
+    for (const i of [2, 3, 4]) servers[i]?.freeze();
     try {
       const pending = rl.acquire('late', { ttlMs: 100, retry: 'none' }).catch((e) => e);
-      await until([0, 1, 2, 3], `${p}lock:{late}`, 1);
-      await clock.advance(100); // elapsed 100 ≥ ttl 100 − drift 3
-      await until([0, 1, 2, 3], `${p}lock:{late}`, 0);
-      await clock.advance(100); // cleanup's release times out on the hung one
+      await until([0, 1], `${p}lock:{late}`, 1); // 2 of 5: no majority yet
+      await clock.advance(100); // elapsed 100 ≥ ttl 100 − drift 3, before the 150 ms instance timeout
+      servers[2]?.thaw(); // the third "ok" arrives now: a majority, but too late
+      await until([0, 1, 2], `${p}lock:{late}`, 0); // cleanup released what it got
+      await clock.advance(150); // cleanup's release times out on the two still hung
       const err = await pending;
       expect(err).toBeInstanceOf(QuorumError);
-      expect(err.message).toMatch(/reached 4 of 5 instances, quorum is 3, but validity ttl − elapsed − drift = -3 ms left nothing/);
-      expect(await Promise.all(clients.slice(0, 4).map((c) => c.exists(`${p}lock:{late}`)))).toEqual([0, 0, 0, 0]);
+      expect(err.message).toMatch(/reached 3 of 5 instances, quorum is 3, but validity ttl − elapsed − drift = -3 ms left nothing/);
+    } finally {
+      for (const i of [2, 3, 4]) servers[i]?.thaw();
+    }
+    await until([3, 4], `${p}lock:{late}`, 0); // their SETs landed after thawing; the release sent after them removed them
+  });
+
+  it('acquire and extend resolve once a majority said ok, without waiting for the slowest instance', async () => {
+    const clock = new ManualClock(0);
+    const p = prefix();
+    const rl = new Redlock(clients, { prefix: p, clock, instanceTimeoutMs: 1000 });
+    servers[4]?.freeze();
+    try {
+      // with a ManualClock nobody advances, waiting for #4 would never end
+      const lease = await rl.acquire('fast', { ttlMs: 10_000, retry: 'none' });
+      expect(lease.held).toBe(true);
+      await lease.extend(20_000);
+      expect(await Promise.all(clients.slice(0, 4).map((c) => c.pttl(`${p}lock:{fast}`)))).toSatisfy((t: number[]) => t.every((x) => x > 10_000));
+      const released = lease.release(); // release waits for every instance (or the instance timeout)
+      await until([0, 1, 2, 3], `${p}lock:{fast}`, 0);
+      servers[4]?.thaw();
+      await released;
     } finally {
       servers[4]?.thaw();
     }
+    // the frozen instance ran the SET, the extend and the release in the order they were sent
+    await until([4], `${p}lock:{fast}`, 0);
   });
 
   it('never deletes a key whose token differs: not on release, not when cleaning up a failed acquire', async () => {

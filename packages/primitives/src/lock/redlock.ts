@@ -87,8 +87,11 @@ export class Redlock implements AsyncDisposable {
       once: async () => {
         const token = newToken();
         const startedAt = clock.now();
-        const answers = await this.everywhere(perInstance, `acquire of lock "${key}"`, async (c) =>
-          (await c.set(keys.lock, token, 'PX', ttlMs, 'NX')) === 'OK' ? 'ok' : 'busy',
+        const answers = await this.everywhere(
+          perInstance,
+          `acquire of lock "${key}"`,
+          async (c) => ((await c.set(keys.lock, token, 'PX', ttlMs, 'NX')) === 'OK' ? 'ok' : 'busy'),
+          true,
         );
         const acquired = answers.filter((a) => a.outcome === 'ok').length;
         const validity = ttlMs - (clock.now() - startedAt) - driftMs(ttlMs, this.settings.driftFactor);
@@ -160,33 +163,45 @@ export class Redlock implements AsyncDisposable {
    * Runs `op` on every instance at once, each bounded by `timeoutMs`; never rejects. All calls
    * start together, so one timer bounds them all: an instance that has not answered when it fires
    * is recorded as `timeout` (one timer per operation instead of one per instance).
+   *
+   * With `early` (acquire, extend) it resolves as soon as a majority answered `ok`: the rest
+   * cannot change a success, and waiting for the slowest of N would bill every acquire with it;
+   * their commands are already sent, and a later release is sent after them on the same
+   * connections. A failure waits for every answer (or the timer), so errors report each instance
+   * exactly. Release waits for all, so after it resolves every live instance is clear.
    */
-  private everywhere(timeoutMs: number, what: string, op: (c: RedisClient) => Promise<InstanceOutcome['outcome']>): Promise<Answer[]> {
+  private everywhere(timeoutMs: number, what: string, op: (c: RedisClient) => Promise<InstanceOutcome['outcome']>, early = false): Promise<Answer[]> {
     const { clock } = this.settings;
     const n = this.clients.length;
     return new Promise((resolve) => {
       const answers: (Answer | undefined)[] = new Array(n);
       let waiting = n;
+      let ok = 0;
       let done = false;
-      const finish = () => {
+      const finish = (early: boolean) => {
         done = true;
         clock.clearTimeout(timer);
         const all: Answer[] = [];
         for (let i = 0; i < n; i++) {
           all.push(
-            answers[i] ?? {
-              outcome: 'timeout',
-              error: new DeadlineExceededError(`${what} on ${this.addresses[i]}: no answer from Redis within ${timeoutMs} ms`),
-            },
+            answers[i] ??
+              (early
+                ? { outcome: 'pending' }
+                : {
+                    outcome: 'timeout',
+                    error: new DeadlineExceededError(`${what} on ${this.addresses[i]}: no answer from Redis within ${timeoutMs} ms`),
+                  }),
           );
         }
         resolve(all);
       };
-      const timer = clock.setTimeout(finish, timeoutMs).unref();
+      const timer = clock.setTimeout(() => finish(false), timeoutMs).unref();
       const settle = (i: number, answer: Answer) => {
         if (done) return;
         answers[i] = answer;
-        if (--waiting === 0) finish();
+        waiting--;
+        if (answer.outcome === 'ok' && ++ok >= this.quorum && early) finish(true);
+        else if (waiting === 0) finish(false);
       };
       for (let i = 0; i < n; i++) {
         let pending: Promise<InstanceOutcome['outcome']>;
@@ -226,8 +241,11 @@ export class Redlock implements AsyncDisposable {
         this.decide(
           key,
           'extend',
-          await this.everywhere(Math.min(perInstance, timeoutMs), `extend of lock "${key}"`, async (c) =>
-            toOutcome(ownerCheck(await extendScript.run(c, [lockKey], [token, ttlMs]))),
+          await this.everywhere(
+            Math.min(perInstance, timeoutMs),
+            `extend of lock "${key}"`,
+            async (c) => toOutcome(ownerCheck(await extendScript.run(c, [lockKey], [token, ttlMs]))),
+            true,
           ),
         ),
       release: async (timeoutMs) => this.decide(key, 'release', await this.releaseEverywhere(lockKey, token, Math.min(perInstance, timeoutMs))),
