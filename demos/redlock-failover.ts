@@ -5,8 +5,9 @@ import { defineDemo } from './harness/demo.js';
 /**
  * Redlock over 5 real Redis processes, killed and restarted live. Shows the quorum math
  * (⌊N/2⌋+1 = 3: two instances may die), the validity each acquire leaves
- * (ttl − elapsed − drift), that parallel acquisition pays one instance timeout where the seed's
- * sequential loop (seed L3170–3195) pays one per hung instance, a `QuorumError` naming each
+ * (ttl − elapsed − drift), that parallel acquisition returns as soon as a majority said yes (hung
+ * instances cost nothing) where the seed's sequential loop (seed L3170–3195) pays a timeout per
+ * hung instance, a `QuorumError` naming each
  * instance's outcome when a third dies — and Redlock's documented limit: an instance that
  * restarts without persistence inside a TTL lets a second owner in. Fencing tokens from one
  * designated counter instance still reject the stale owner.
@@ -19,7 +20,10 @@ export default defineDemo({
     const lockServers = servers.slice(0, 5);
     const fencer = servers[5];
     if (!fencer) throw new Error('need 6 servers');
-    const clients = lockServers.map((s) => s.client({ retryStrategy: () => 50 }));
+    // No offline queue: a command to a dead instance fails at once instead of waiting in ioredis
+    // and landing when the server is back (a SET from an acquire that already returned on a
+    // majority would then take the restarted instance too). What Redlock clients should use.
+    const clients = lockServers.map((s) => s.client({ retryStrategy: () => 50, enableOfflineQueue: false }));
     const prefix = `gk:demo:redlock:${process.pid}:`;
     const TTL = 10_000;
     const TIMEOUT = 300;
@@ -96,8 +100,7 @@ export default defineDemo({
     const par = await rl.acquire('parallel', { ttlMs: TTL });
     const parallelMs = performance.now() - t1;
     const parValidity = par.validityMs;
-    const parRelease = par.release(); // 3 live deletes are a majority; the hung ones time out
-    await parRelease;
+    await par.release(); // waits for every instance: the two hung ones time out
     // the seed's loop: one instance after another, each bounded by the same timeout
     const t2 = performance.now();
     let got = 0;
@@ -146,7 +149,7 @@ export default defineDemo({
     );
     d.check(threeDownQuorumError === 'QuorumError', 'with 3 of 5 dead acquire must fail with QuorumError');
     d.check(backUp === 'acquired', 'after the restart Redlock must work again');
-    d.check(parallelMs < 2 * TIMEOUT, 'parallel acquisition must pay about one instance timeout, not one per hung instance');
+    d.check(parallelMs < TIMEOUT, 'parallel acquisition must return once a majority answered, without waiting for the hung instances');
     d.check(sequentialMs >= 2 * TIMEOUT, 'the sequential loop pays a timeout per hung instance');
     d.check(doubleGrant, 'a restart without persistence must let a second owner in (the documented limit this demo shows)');
     d.check(stale === 'StaleFenceError', "the designated counter's fencing token must reject the stale owner");
