@@ -115,6 +115,20 @@ describe.skipIf(!db)('OrderStateMachine (MySQL)', () => {
     expect((e as ConcurrentTransitionError).current).toBe('CANCELLED');
   });
 
+  it('a race that leaves the order in `from` is followed, not lost: a timeout-cancel of PENDING|PAYING still cancels after PENDING → PAYING', async () => {
+    const id = await newOrder();
+    const cancel = await pool.getConnection();
+    await cancel.beginTransaction();
+    await cancel.query('SELECT status FROM gk_orders WHERE id = ?', [id]); // snapshot says PENDING
+    await sm.transition(pool, id, ['PENDING'], 'PAYING', 'user opened the cashier'); // commits meanwhile
+    const r = await sm.transition(cancel, id, ['PENDING', 'PAYING'], 'CANCELLED', 'payment timeout');
+    await cancel.commit();
+    cancel.release();
+    expect(r).toEqual({ orderId: id, from: 'PAYING', to: 'CANCELLED' });
+    expect(await status(id)).toBe('CANCELLED');
+    expect(await logs(id)).toEqual(['PENDING->PAYING', 'PAYING->CANCELLED']);
+  });
+
   it('a failed refund returns to the state it started from (SHIPPED here, COMPLETED there), logged both ways', async () => {
     for (const start of ['SHIPPED', 'COMPLETED'] as const) {
       const id = await newOrder(start);

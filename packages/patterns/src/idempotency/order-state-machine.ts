@@ -109,6 +109,9 @@ interface OrderRow extends RowDataPacket {
  * Every method takes the caller's connection (inside its transaction), so the status change, its
  * log row and the caller's other writes (payment row, outbox row) commit together.
  */
+/** How often `transition` follows an order that keeps moving between states in `from`. */
+const MAX_RETRIES = 3;
+
 export class OrderStateMachine {
   private readonly clock: Clock;
 
@@ -118,7 +121,9 @@ export class OrderStateMachine {
 
   /**
    * Moves `orderId` from one of `from` to `to` with `UPDATE … WHERE id = ? AND status = <seen>`,
-   * requires exactly one changed row and writes the status-log row on the same connection. Pass
+   * requires exactly one changed row and writes the status-log row on the same connection. When
+   * the order moved between the read and the UPDATE to another state in `from`, it tries again
+   * from that state (the outcome of `status IN (from)`, with an exact `from` in the log). Pass
    * a connection inside a transaction: with a bare `Pool` the update and its log row are two
    * separate autocommit statements (fine for scripts and tests, not for production paths).
    *
@@ -128,7 +133,7 @@ export class OrderStateMachine {
    *
    * @throws InvalidArgumentError for an unknown state or an empty `from`;
    *   IllegalTransitionError when the table forbids a `from → to`, or the order is not in `from`;
-   *   ConcurrentTransitionError when it was in `from` but another transaction moved it first.
+   *   ConcurrentTransitionError when it was in `from` but another transaction moved it out of `from` first.
    */
   async transition(conn: PoolConnection | Pool, orderId: string, from: readonly OrderStatus[], to: OrderStatus, reason: string): Promise<TransitionResult> {
     assertNonEmptyString('orderId', orderId);
@@ -140,21 +145,29 @@ export class OrderStateMachine {
       if (!canTransition(f, to)) throw new IllegalTransitionError(orderId, f, to, allowedFrom(to));
     }
     const [rows] = await conn.query<OrderRow[]>('SELECT status, refund_from FROM gk_orders WHERE id = ?', [orderId]);
-    const seen = rows[0]?.status ?? null;
+    let seen = rows[0]?.status ?? null;
     if (seen === null || !from.includes(seen)) throw new IllegalTransitionError(orderId, seen, to, from);
-    const now = this.clock.now();
-    // refund_from remembers where a refund started, so a failed refund can return exactly there
-    const [r] = await conn.query<ResultSetHeader>(
-      `UPDATE gk_orders SET status = ?, refund_from = ?, version = version + 1, updated_at = ?
-       WHERE id = ? AND status = ? AND status <> ?`,
-      [to, to === 'REFUNDING' ? seen : null, now, orderId, seen, to],
-    );
-    if (r.affectedRows !== 1) {
+    for (let retry = 0; ; retry++) {
+      const now = this.clock.now();
+      // refund_from remembers where a refund started, so a failed refund can return exactly there
+      const [r] = await conn.query<ResultSetHeader>(
+        `UPDATE gk_orders SET status = ?, refund_from = ?, version = version + 1, updated_at = ?
+         WHERE id = ? AND status = ? AND status <> ?`,
+        [to, to === 'REFUNDING' ? seen : null, now, orderId, seen, to],
+      );
+      if (r.affectedRows === 1) {
+        await this.log(conn, orderId, seen, to, reason, now);
+        return { orderId, from: seen, to };
+      }
+      // Moved since our read. Still in `from` (PENDING → PAYING under a timeout-cancel of
+      // PENDING|PAYING): the transition is as legal as before, so go again from there — the guard
+      // names one state so the log row records exactly where the order came from.
       const current = await currentStatus(conn, orderId);
-      throw new ConcurrentTransitionError(orderId, seen, current, to);
+      if (current === null || !from.includes(current) || current === to || retry >= MAX_RETRIES) {
+        throw new ConcurrentTransitionError(orderId, seen, current, to);
+      }
+      seen = current;
     }
-    await this.log(conn, orderId, seen, to, reason, now);
-    return { orderId, from: seen, to };
   }
 
   /**
