@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Workspace packages resolve to their TypeScript sources through the "@gopherkit/source"
 // export condition; the built output is exercised separately under plain node
 // (test/built-packages.test.ts).
-const conditions = ['@gopherkit/source', 'import', 'module', 'node', 'default'];
+const conditions = ['@gopherkit/source', 'module', 'node', 'development|production'];
 
 export default defineConfig({
   resolve: { conditions },

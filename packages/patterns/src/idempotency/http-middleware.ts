@@ -69,8 +69,10 @@ export function withIdempotency(
 
 /**
  * The same as {@link withIdempotency} as Express-style middleware `(req, res, next)`. Mount it
- * before body parsers (it reads the raw body itself and leaves it on `req.rawBody`), or after a
- * parser that set `req.rawBody`. Errors reach `next(err)`. The route's end is only visible as
+ * before body parsers: it reads the raw body for the fingerprint without consuming it, so
+ * `express.json()` after it parses as usual (and the bytes are on `req.rawBody`). Mounted after
+ * a parser, it fingerprints `req.rawBody` if the parser's `verify` saved it, else the parsed
+ * `req.body` as JSON. Errors reach `next(err)`. The route's end is only visible as
  * the response finishing: if the client disconnects before the route answered, the key is
  * released (the retry runs again), unlike {@link withIdempotency}, which awaits the handler.
  */
@@ -120,8 +122,9 @@ async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: C
   if (!scope) return problem(res, 401, 'Idempotency-Key requires an authenticated caller');
   let body: Buffer;
   try {
-    body = req.rawBody ?? (await readBody(req, cfg.maxRequestBytes));
-  } catch {
+    body = req.rawBody ?? consumedBody(req) ?? (await readBody(req, cfg.maxRequestBytes));
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw e;
     return problem(res, 413, `request body is larger than ${cfg.maxRequestBytes} bytes`);
   }
   req.rawBody = body;
@@ -154,20 +157,63 @@ async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: C
   else await captured.settled;
 }
 
+/**
+ * The body when a parser mounted earlier already read the stream: its parsed `req.body` (as JSON,
+ * so the same request gives the same fingerprint), or `undefined` when the stream is unread.
+ * A consumed body with nothing left to fingerprint would make every request look alike, so that
+ * is refused loudly.
+ */
+function consumedBody(req: IdempotentRequest): Buffer | undefined {
+  if (!req.readableEnded) return undefined;
+  const parsed = (req as { body?: unknown }).body;
+  if (parsed !== undefined) return Buffer.from(typeof parsed === 'string' ? parsed : JSON.stringify(parsed));
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!hasBody) return Buffer.alloc(0);
+  throw new InvalidArgumentError(
+    'req',
+    'a request whose body is unread (mount the middleware before body parsers) or was read by a parser that left req.rawBody or req.body',
+    'a request whose body stream was consumed',
+  );
+}
+
+/**
+ * Reads the whole body **without consuming it**: the bytes are read in paused mode and put back
+ * with `unshift` before the stream ends, so a body parser mounted after the middleware
+ * (`express.json()`) or the handler itself reads them again as if nobody had looked. The HTTP
+ * parser sets `req.complete` once the last body byte was pushed; reading only what is buffered
+ * (never an empty `read()`) keeps the stream from emitting `end` meanwhile.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new Error('body too large'));
-      } else chunks.push(c);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
+    const done = (error?: Error) => {
+      req.off('readable', onReadable);
+      req.off('error', onError);
+      if (error) return reject(error);
+      const body = Buffer.concat(chunks);
+      if (body.length > 0) req.unshift(body);
+      resolve(body);
+    };
+    const onError = (e: Error) => done(e);
+    const onReadable = () => {
+      while (req.readableLength > 0) {
+        const c = req.read(req.readableLength) as Buffer | null;
+        if (c === null) break;
+        size += c.length;
+        if (size > limit) {
+          req.off('readable', onReadable);
+          req.off('error', onError);
+          req.resume(); // drain the rest; the caller answers 413
+          return reject(new Error('body too large'));
+        }
+        chunks.push(c);
+      }
+      if (req.complete) done();
+    };
+    req.on('readable', onReadable);
+    req.on('error', onError);
+    if (req.complete && req.readableLength === 0) done();
   });
 }
 
