@@ -1,4 +1,5 @@
 import { type Clock, sleep } from '../clock/index.js';
+import type { Context } from '../context/index.js';
 import { DeadlineExceededError } from '../context/index.js';
 import { assertFinite, assertInteger, assertNonEmptyString, InvalidArgumentError } from '../errors/index.js';
 
@@ -35,6 +36,11 @@ export interface LockAcquireOptions {
   signal?: AbortSignal;
   /** Stop waiting at this instant (a `Date` or ms of the lock's clock) with `DeadlineExceeded`. */
   deadline?: Date | number;
+  /**
+   * Wait no longer than this context: its cancel (with its cause) or deadline ends the wait, as
+   * `signal` and `deadline` do. Give either `context` or `signal`/`deadline`, not both.
+   */
+  context?: Context;
 }
 
 /** Normalised retry policy. */

@@ -2,9 +2,9 @@ import { startRedis, startRedisServers } from '@gopherkit/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type Clock, ManualClock, systemClock } from '../clock/index.js';
-import { DeadlineExceeded, DeadlineExceededError } from '../context/index.js';
+import { background, Canceled, DeadlineExceeded, DeadlineExceededError, withCancel, withCancelCause, withTimeout } from '../context/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
-import { FencedStore, LockBusyError, LockLostError, LockNotHeldError, RedisLock, StaleFenceError } from './index.js';
+import { FencedStore, LockBusyError, LockLostError, LockNotHeldError, RedisLock, Redlock, StaleFenceError } from './index.js';
 
 const server = await startRedis();
 const redis = server.client();
@@ -195,6 +195,35 @@ describe('RedisLock: acquire / release', () => {
       .catch((e) => e);
     await clock.advance(300);
     expect(await byDeadline).toBe(DeadlineExceeded);
+    await holder.release();
+  });
+
+  it('takes a Context instead: its cancel cause or its deadline ends the wait (for Redlock too)', async () => {
+    const clock = new ManualClock(Date.now());
+    const p = prefix();
+    const lock = new RedisLock(redis, { prefix: p, clock });
+    const holder = await lock.acquire('c', { ttlMs: 60_000 });
+    const forever = { attempts: Number.POSITIVE_INFINITY, delayMs: 50, jitterMs: 0 };
+    const [ctx, cancel] = withCancelCause(background());
+    const waiting = lock.acquire('c', { context: ctx, retry: forever }).catch((e) => e);
+    await clock.advance(200);
+    cancel(new Error('request gone'));
+    expect((await waiting).message).toBe('request gone');
+    const [timed, stop] = withTimeout(background(), 300, { clock });
+    const byDeadline = lock.acquire('c', { context: timed, retry: forever }).catch((e) => e);
+    await clock.advance(300);
+    expect(await byDeadline).toBe(DeadlineExceeded);
+    stop();
+    const rl = new Redlock([redis], { prefix: p, clock });
+    const [rctx, rcancel] = withCancel(background());
+    const rwaiting = rl.acquire('c', { context: rctx, retry: forever }).catch((e) => e);
+    await clock.advance(100);
+    rcancel();
+    expect(await rwaiting).toBe(Canceled);
+    await expect(lock.acquire('c', { context: ctx, signal: new AbortController().signal })).rejects.toThrow(
+      'options must be either `context` or `signal`/`deadline`, not both',
+    );
+    await expect(lock.acquire('c', { context: {} as never })).rejects.toThrow('context must be a Context');
     await holder.release();
   });
 

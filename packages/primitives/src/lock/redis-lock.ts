@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../clock/index.js';
 import { waitSignal } from '../context/index.js';
-import { assertFinite } from '../errors/index.js';
+import { assertFinite, InvalidArgumentError } from '../errors/index.js';
 import { hashTag, loadScript, type RedisClient, type RedisKeyOptions } from '../redis/index.js';
 import { LockBusyError } from './errors.js';
 import { Lease, type LeaseBackend, type LockLease, type OwnerCheck, runHoldingLease } from './lease.js';
@@ -112,7 +112,14 @@ export async function acquireWithRetry<L extends { release(): Promise<void> }>(
   attempt: Attempt<L>,
 ): Promise<L> {
   const retry = checkRetry('retry', options.retry, settings.retry);
-  using wait = waitSignal({ signal: options.signal, deadline: options.deadline }, settings.clock);
+  const { context } = options;
+  if (context !== undefined) {
+    if (typeof context?.done !== 'function' || !(context.signal instanceof AbortSignal))
+      throw new InvalidArgumentError('context', 'a Context (see @gopherkit/primitives/context)', context);
+    if (options.signal !== undefined || options.deadline !== undefined)
+      throw new InvalidArgumentError('options', 'either `context` or `signal`/`deadline`, not both', options);
+  }
+  using wait = waitSignal(context ?? { signal: options.signal, deadline: options.deadline }, settings.clock);
   const signal = wait.signal;
   for (let n = 1; ; n++) {
     if (signal?.aborted) throw signal.reason;
