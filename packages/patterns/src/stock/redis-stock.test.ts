@@ -379,3 +379,32 @@ describe('mixed operations from 8 clients', () => {
     await assertInvariant();
   });
 });
+
+describe('script cache loss', () => {
+  it('after SCRIPT FLUSH (a restarted or failed-over Redis) every operation still runs, through the EVAL fallback', async () => {
+    await init('a', 10);
+    await init('b', 10);
+    await redis.script('FLUSH');
+    expect(await stock.deduct('a', 1)).toBe(9);
+    await redis.script('FLUSH');
+    expect(
+      await stock.deductMany(
+        [
+          { sku: 'a', qty: 1 },
+          { sku: 'b', qty: 2 },
+        ],
+        'm1',
+      ),
+    ).toEqual({ remaining: { a: 8, b: 8 }, duplicate: false });
+    await redis.script('FLUSH');
+    expect((await stock.reserve('r1', [{ sku: 'a', qty: 3 }], 60_000)).duplicate).toBe(false);
+    await redis.script('FLUSH');
+    expect(await stock.confirm('r1')).toEqual({ applied: true, undone: 'reserved' });
+    await redis.script('FLUSH');
+    expect(await stock.release('m1')).toEqual({ applied: true, undone: 'deducted' });
+    await redis.script('FLUSH');
+    expect(await stock.restock('a', 5, 'op-1')).toBeDefined();
+    expect(await stock.levels('a')).toMatchObject({ available: 11, locked: 0, sold: 4, total: 15 });
+    await assertInvariant();
+  });
+});
