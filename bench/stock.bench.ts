@@ -130,6 +130,16 @@ export default defineSuite({
       }),
       { batch: REDIS_BATCH },
     );
+    await plain.mset(Object.fromEntries(Array.from({ length: SKUS }, (_, s) => [`${prefix}naive:sku${s}`, PLENTY])));
+    b.add(
+      'naive GET→SET (oversells), 1000 SKUs',
+      batch(REDIS_BATCH, async () => {
+        const key = `${prefix}naive:sku${seq++ % SKUS}`;
+        const v = Number(await plain.get(key));
+        await plain.set(key, v - 1);
+      }),
+      { batch: REDIS_BATCH },
+    );
     const locks = new RedisLock(plain, { prefix });
     const lockCounts = { hot: { ok: 0, busy: 0 }, spread: { ok: 0, busy: 0 } };
     await plain.set(`${prefix}lk:hot`, PLENTY);
@@ -166,7 +176,10 @@ export default defineSuite({
 
     // --- MySQL strategies ----------------------------------------------------------------------------
     const db = await createTestDatabase({ prefix: 'gk_bench', connectionLimit: DB_BATCH });
-    if (!db) return;
+    if (!db) {
+      console.log('stock: MySQL strategies skipped (no MySQL: set MYSQL_URL or run MariaDB on 127.0.0.1:3306)');
+      return;
+    }
     b.defer(() => db.drop());
     const mysql = new MysqlStock(db.pool);
     await mysql.init('hot', PLENTY);
@@ -207,13 +220,19 @@ export default defineSuite({
         );
       }
     }
+    const naiveDeduct = async (sku: string) => {
+      const [rows] = await db.pool.query<RowDataPacket[]>('SELECT available FROM product_stocks WHERE sku = ?', [sku]);
+      const left = Number(rows[0]?.available) - 1;
+      await db.pool.query('UPDATE product_stocks SET available = ?, sold = total - ? WHERE sku = ?', [left, left, sku]);
+    };
     b.add(
       'MySQL naive read-then-write (oversells), hot SKU',
-      batch(DB_BATCH, async () => {
-        const [rows] = await db.pool.query<RowDataPacket[]>('SELECT available FROM product_stocks WHERE sku = ?', ['naive']);
-        const left = Number(rows[0]?.available) - 1;
-        await db.pool.query('UPDATE product_stocks SET available = ?, sold = total - ? WHERE sku = ?', [left, left, 'naive']);
-      }),
+      batch(DB_BATCH, () => naiveDeduct('naive')),
+      { batch: DB_BATCH },
+    );
+    b.add(
+      'MySQL naive read-then-write (oversells), 1000 SKUs',
+      batch(DB_BATCH, () => naiveDeduct(`sku${seq++ % SKUS}`)),
       { batch: DB_BATCH },
     );
   },
