@@ -158,3 +158,51 @@ describe.skipIf(!db)('outbox → relay → Redis Streams → consumer + inbox (r
     expect(outOfOrder).toBe(0);
   });
 });
+
+describe.skipIf(!db)('StreamConsumer with the inbox option (real MySQL and Redis)', () => {
+  it('writes through the inbox transaction: duplicates are acked without a second run, a failed try rolls back and retries', async () => {
+    const pool = db?.pool as NonNullable<typeof db>['pool'];
+    await pool.query('CREATE TABLE sc_applied (outbox_id VARCHAR(64) PRIMARY KEY, times INT NOT NULL)');
+    const stream = 'sc-inbox:s';
+    // 30 events, every third published twice (a relay that crashed after XADD), one that fails once
+    for (let i = 0; i < 30; i++) {
+      await redis.xadd(stream, '*', 'outboxId', `e${i}`, 'aggregateId', `a${i % 5}`);
+      if (i % 3 === 0) await redis.xadd(stream, '*', 'outboxId', `e${i}`, 'aggregateId', `a${i % 5}`);
+    }
+    let failOnce = true;
+    let runs = 0;
+    let duplicates = 0;
+    const c = new StreamConsumer({
+      redis,
+      stream,
+      group: 'billing',
+      consumer: 'c1',
+      blockMs: 50,
+      retry: { maxAttempts: 3, backoff: { baseMs: 1, maxMs: 5 } },
+      inbox: { inbox: new Inbox(), db: pool },
+      handler: async (m, tx) => {
+        runs++;
+        await tx?.query('INSERT INTO sc_applied VALUES (?, 1) ON DUPLICATE KEY UPDATE times = times + 1', [m.fields.outboxId]);
+        if (m.fields.outboxId === 'e7' && failOnce) {
+          failOnce = false;
+          throw new Error('transient'); // the insert above must roll back with the inbox row
+        }
+      },
+    });
+    c.on('duplicate', () => duplicates++);
+    await c.start();
+    await until(async () => Number((await redis.xpending(stream, 'billing'))[0]) === 0 && duplicates === 10, 'all acked');
+    await c.stop();
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n, SUM(times <> 1) AS twice FROM sc_applied');
+    expect(Number(rows[0]?.n)).toBe(30);
+    expect(Number(rows[0]?.twice)).toBe(0);
+    expect(duplicates).toBe(10);
+    expect(runs).toBe(31); // 30 events + the failed first try of e7; duplicates never ran
+  });
+
+  it('refuses an inbox option without an Inbox and a pool', () => {
+    expect(
+      () => new StreamConsumer({ redis, stream: 's', group: 'g', consumer: 'c', handler: () => {}, inbox: { inbox: {} as never, db: {} as never } }),
+    ).toThrow('inbox must be an object with an `inbox` (Inbox) and a mysql2 `db` pool');
+  });
+});

@@ -1,7 +1,9 @@
 import { type Clock, sleep, systemClock } from '@gopherkit/primitives/clock';
 import { assertInteger, assertNonEmptyString, InvalidArgumentError } from '@gopherkit/primitives/errors';
 import type { RedisClient } from '@gopherkit/primitives/redis';
+import type { Pool, PoolConnection } from 'mysql2/promise';
 import { type BackoffOptions, type KeyedOutcome, KeyedQueue, type ParkInfo } from '../keyedqueue/index.js';
+import { Inbox } from './inbox.js';
 
 /** One stream entry handed to the handler. */
 export interface StreamMessage {
@@ -19,8 +21,20 @@ export interface StreamConsumerOptions {
   group: string;
   /** This instance's consumer name in the group (unique per process). */
   consumer: string;
-  /** Processes one message; throw to retry it in place. Make it idempotent (see {@link Inbox}). */
-  handler: (message: StreamMessage) => unknown;
+  /**
+   * Processes one message; throw to retry it in place. Make it idempotent: give the runner an
+   * `inbox`, and it gets the inbox transaction's connection as `tx` to write through.
+   */
+  handler: (message: StreamMessage, tx: PoolConnection | undefined) => unknown;
+  /**
+   * Runs every message through {@link Inbox.process} on `db`: the handler's writes and the inbox
+   * row commit in one transaction, a duplicate delivery is acknowledged without running the
+   * handler again (event `duplicate`). `consumer` names the inbox consumer (default: the group);
+   * `messageIdOf` picks the id duplicates share (default: field `outboxId`, else `messageId`,
+   * else the entry id — a relay that republishes after a crash writes a new entry id, so an
+   * outbox event must carry its own id).
+   */
+  inbox?: { inbox: Inbox; db: Pool; consumer?: string; messageIdOf?: (message: StreamMessage) => string };
   /** Ordering key (default: field `aggregateId`, else `key`, else the entry id = no ordering). */
   keyOf?: (message: StreamMessage) => string;
   /** Version gate for the keyed queue: messages not newer than the last applied for their key are dropped. */
@@ -49,6 +63,8 @@ export interface StreamConsumerEvents {
   parked: (message: StreamMessage, info: ParkInfo) => void;
   /** Stuck entries taken over from a dead consumer. */
   claimed: (count: number) => void;
+  /** The inbox had already processed this message: acknowledged without running the handler. */
+  duplicate: (message: StreamMessage) => void;
   error: (error: Error) => void;
 }
 
@@ -66,7 +82,8 @@ function toObject(flat: readonly string[]): Record<string, string> {
  * `XACK` only after the handler returned (after its transaction committed). Entries a crashed
  * consumer read but never acknowledged are taken over with `XAUTOCLAIM` after `claimIdleMs`, so a
  * message is lost neither by a crash nor by a failing handler (the seed's skip-on-error loop
- * loses it, seed L4311–4314). Delivery is at-least-once: pair the handler with an {@link Inbox}.
+ * loses it, seed L4311–4314). Delivery is at-least-once; with the `inbox` option the effect is
+ * exactly-once (the inbox row commits with the handler's writes).
  *
  * Backpressure: the next batch is read once the current one has settled, so memory stays bounded
  * by `batchSize`; a key that is retrying holds up the next read for at most its retry budget.
@@ -87,6 +104,7 @@ export class StreamConsumer implements AsyncDisposable {
     processed: new Set(),
     parked: new Set(),
     claimed: new Set(),
+    duplicate: new Set(),
     error: new Set(),
   };
   private reader: RedisClient | undefined;
@@ -112,8 +130,19 @@ export class StreamConsumer implements AsyncDisposable {
     this.handler = options.handler;
     this.keyOf = options.keyOf ?? ((m) => m.fields.aggregateId || m.fields.key || m.id);
     this.clock = options.clock ?? systemClock;
+    const ib = options.inbox;
+    if (ib !== undefined && (!(ib?.inbox instanceof Inbox) || typeof ib.db?.getConnection !== 'function'))
+      throw new InvalidArgumentError('inbox', 'an object with an `inbox` (Inbox) and a mysql2 `db` pool', ib);
+    const inboxConsumer = ib ? assertNonEmptyString('inbox.consumer', ib.consumer ?? this.o.group) : '';
+    const messageIdOf = ib?.messageIdOf ?? ((m: StreamMessage) => m.fields.outboxId || m.fields.messageId || m.id);
+    const run = ib
+      ? async (m: StreamMessage) => {
+          const r = await ib.inbox.process(ib.db, inboxConsumer, messageIdOf(m), (tx) => this.handler(m, tx));
+          if (r.duplicate) this.emit('duplicate', m);
+        }
+      : (m: StreamMessage) => this.handler(m, undefined);
     this.queue = new KeyedQueue<StreamMessage>({
-      handler: (m) => this.handler(m),
+      handler: run,
       park: async (m, info) => {
         await this.redis.xadd(
           this.o.deadLetterStream,
