@@ -139,6 +139,7 @@ export class StreamConsumer implements AsyncDisposable {
       ? async (m: StreamMessage) => {
           const r = await ib.inbox.process(ib.db, inboxConsumer, messageIdOf(m), (tx) => this.handler(m, tx));
           if (r.duplicate) this.emit('duplicate', m);
+          return r.duplicate ? undefined : r.value; // the handler's STALE reaches the keyed queue
         }
       : (m: StreamMessage) => this.handler(m, undefined);
     this.queue = new KeyedQueue<StreamMessage>({

@@ -12,4 +12,5 @@ export {
   type KeyedQueueOptions,
   type ParkInfo,
   type ParkReason,
+  STALE,
 } from './keyed-queue.js';

@@ -1,6 +1,11 @@
 import { ManualClock } from '@gopherkit/primitives/clock';
-import { describe, expect, it } from 'vitest';
-import { exponentialBackoff, KeyedQueue, KeyedQueueClosedError, type ParkInfo } from './index.js';
+import { createTestDatabase } from '@gopherkit/testkit';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exponentialBackoff, KeyedQueue, KeyedQueueClosedError, type ParkInfo, STALE } from './index.js';
+
+const db = await createTestDatabase();
+afterAll(() => db?.drop());
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -99,6 +104,40 @@ describe('KeyedQueue', () => {
     const r = await Promise.all([3, 1, 4, 4, 2, 5].map((v) => q.push('order-1', { v })));
     expect(r).toEqual(['done', 'stale', 'done', 'stale', 'stale', 'done']);
     expect(applied).toEqual([3, 4, 5]);
+  });
+
+  it('a handler returning STALE counts as stale and never lowers the remembered version', async () => {
+    const q = new KeyedQueue<{ v: number }>({ park: () => {}, versionOf: (e) => e.v, handler: (e) => (e.v === 2 ? STALE : undefined) });
+    expect(await q.push('k', { v: 3 })).toBe('done');
+    expect(await q.push('k', { v: 5 })).toBe('done');
+    const fresh = new KeyedQueue<{ v: number }>({ park: () => {}, versionOf: (e) => e.v, handler: (e) => (e.v === 2 ? STALE : undefined) });
+    expect(await fresh.push('k', { v: 2 })).toBe('stale'); // the handler's own check said so
+    expect(await fresh.push('k', { v: 4 })).toBe('done'); // 2 was not remembered as applied
+  });
+
+  it.skipIf(!db)('the durable gate (real MySQL): after a restart (empty memory) replayed events are refused by the conditional write', async () => {
+    const pool = db?.pool as NonNullable<typeof db>['pool'];
+    await pool.query('CREATE TABLE kq_orders (id VARCHAR(32) PRIMARY KEY, status VARCHAR(16) NOT NULL, version INT NOT NULL)');
+    await pool.query("INSERT INTO kq_orders VALUES ('o1', 'CREATED', 0), ('o2', 'CREATED', 0)");
+    type Ev = { id: string; status: string; version: number };
+    const apply = async (e: Ev) => {
+      const [r] = await pool.query<ResultSetHeader>('UPDATE kq_orders SET status = ?, version = ? WHERE id = ? AND version < ?', [
+        e.status,
+        e.version,
+        e.id,
+        e.version,
+      ]);
+      return r.affectedRows === 1 ? undefined : STALE;
+    };
+    const events: Ev[] = ['PAID', 'SHIPPED', 'DONE'].flatMap((status, i) => ['o1', 'o2'].map((id) => ({ id, status, version: i + 1 })));
+    const first = new KeyedQueue<Ev>({ park: () => {}, versionOf: (e) => e.version, handler: apply });
+    expect(await Promise.all(events.map((e) => first.push(e.id, e)))).toEqual(events.map(() => 'done'));
+    await first.close();
+    // a restarted consumer replays the whole stream: its memory is empty, the database is not
+    const restarted = new KeyedQueue<Ev>({ park: () => {}, versionOf: (e) => e.version, handler: apply });
+    expect(await Promise.all(events.map((e) => restarted.push(e.id, e)))).toEqual(events.map(() => 'stale'));
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT id, status, version FROM kq_orders ORDER BY id');
+    expect(rows.map((r) => `${r.id}:${r.status}:${r.version}`)).toEqual(['o1:DONE:3', 'o2:DONE:3']);
   });
 
   it('a park that throws rejects the push; close() drains then refuses new items', async () => {

@@ -11,6 +11,14 @@ export type KeyedOutcome =
   /** Dropped by the version gate: its version is not newer than one already applied for its key. */
   | 'stale';
 
+/**
+ * What a handler returns when its own conditional write found the state already newer
+ * (`UPDATE … SET …, version = ? WHERE id = ? AND version < ?` changed no row): the item counts as
+ * `'stale'`, like one the in-memory gate dropped. This is the durable version gate: it survives
+ * restarts and other consumers, where the in-memory record is only a cache.
+ */
+export const STALE: unique symbol = Symbol.for('gopherkit.keyedqueue.stale');
+
 /** Why an item was parked. */
 export type ParkReason =
   /** The item itself failed `maxAttempts` times. */
@@ -52,8 +60,9 @@ export interface KeyedQueueOptions<T> {
   /**
    * Version gate: items whose version is not greater than the last version applied for their key
    * are dropped as `'stale'` (a replayed or late event must not roll state back). The in-memory
-   * record is a cache of the last `maxTrackedKeys` keys; make the write itself conditional too
-   * (`UPDATE … WHERE id = ? AND version < ?`) when the state lives in a database.
+   * record is a cache of the last `maxTrackedKeys` keys, lost on restart; make the write itself
+   * conditional too (`UPDATE … WHERE id = ? AND version < ?`) when the state lives in a database,
+   * and return {@link STALE} from the handler when it changed no row.
    */
   versionOf?: (item: T) => number;
   /** Keys whose last applied version is remembered (default 100 000; least recently used evicted). */
@@ -229,9 +238,9 @@ export class KeyedQueue<T> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       try {
-        await this.handler(item, { key, attempt });
+        const result = await this.handler(item, { key, attempt });
         if (version !== undefined) this.remember(key, version);
-        return 'done';
+        return result === STALE ? 'stale' : 'done';
       } catch (e) {
         lastError = e;
         if (attempt < this.maxAttempts) await sleep(this.backoff.delay(attempt, this.random), { clock: this.clock });
@@ -243,8 +252,9 @@ export class KeyedQueue<T> {
   }
 
   private remember(key: string, version: number): void {
+    const last = this.versions.get(key);
     this.versions.delete(key);
-    this.versions.set(key, version);
+    this.versions.set(key, last !== undefined && last > version ? last : version);
     if (this.versions.size > this.maxTrackedKeys) {
       const oldest = this.versions.keys().next().value as string;
       this.versions.delete(oldest);
