@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BloomFilter } from '@gopherkit/primitives/bloom';
+import { BloomFilter, RedisBloomFilter } from '@gopherkit/primitives/bloom';
 import { CircuitBreaker } from '@gopherkit/primitives/breaker';
 import { ManualClock } from '@gopherkit/primitives/clock';
 import { InvalidArgumentError } from '@gopherkit/primitives/errors';
@@ -136,6 +136,26 @@ describe('penetration: Bloom gate', () => {
     expect(await redis.exists(`${prefix}cache:user:2`)).toBe(0);
     expect(await cache.take('user:1', loader)).toEqual({ ok: true });
     expect(await cache.take('user:3', loader, { bloom: false })).toEqual({ ok: true });
+    expect(calls).toBe(2);
+  });
+
+  it('takes the Redis Bloom filter of the primitives as the gate (async has), shared by every process', async () => {
+    const prefix = fresh();
+    const filter = new RedisBloomFilter(redis, { name: 'users', prefix, expectedItems: 1000, falsePositiveRate: 0.001 });
+    await filter.add('user:1'); // added where the user is created; other processes see it at once
+    const a = open({ prefix, bloom: filter });
+    const b = open({ prefix, bloom: new RedisBloomFilter(other, { name: 'users', prefix, expectedItems: 1000, falsePositiveRate: 0.001 }) }, other);
+    let calls = 0;
+    const loader = async (key: string) => {
+      calls++;
+      return { key };
+    };
+    expect(await a.take('user:2', () => loader('user:2'))).toBeUndefined();
+    expect(await b.take('user:9', () => loader('user:9'))).toBeUndefined();
+    expect(calls).toBe(0);
+    expect(await b.take('user:1', () => loader('user:1'))).toEqual({ key: 'user:1' });
+    await filter.add('user:2'); // created later: the gate lets it through from now on
+    expect(await a.take('user:2', () => loader('user:2'))).toEqual({ key: 'user:2' });
     expect(calls).toBe(2);
   });
 
@@ -335,6 +355,24 @@ describe('avalanche: jitter, L1 and invalidation', () => {
     expect(Math.min(...ttls)).toBeGreaterThan(89_000);
     expect(Math.max(...ttls)).toBeLessThanOrEqual(110_000);
     expect(Math.max(...ttls) - Math.min(...ttls)).toBeGreaterThan(10_000);
+  });
+
+  it('an L1 entry past its own short TTL falls through to Redis (Redis up), not to the loader', async () => {
+    const clock = new ManualClock(Date.now());
+    const cache = open({ prefix: fresh(), clock, ttlMs: 600_000, l1: { maxEntries: 100, ttlMs: 100 } });
+    const tiers: string[] = [];
+    cache.on('hit', (e) => tiers.push(e.tier));
+    let loads = 0;
+    const loader = async () => ++loads;
+    expect(await cache.take('k', loader)).toBe(1);
+    expect(await cache.take('k', loader)).toBe(1);
+    await clock.advance(99);
+    expect(await cache.take('k', loader)).toBe(1);
+    await clock.advance(2); // 101 ms after it was stored in L1
+    expect(await cache.take('k', loader)).toBe(1);
+    expect(await cache.take('k', loader)).toBe(1); // refilled into L1 by that Redis read
+    expect(tiers).toEqual(['l1', 'l1', 'redis', 'l1']);
+    expect(loads).toBe(1);
   });
 
   it('L1 answers without Redis; set/delete in one process drop the key from the other process L1', async () => {
