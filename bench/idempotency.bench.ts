@@ -105,14 +105,14 @@ export default defineSuite({
     const lat: number[] = [];
     for (const dl of deliveries) {
       const t0 = performance.now();
-      const r = await callbacks.handle(dl);
+      const r = await callbacks.handlePaymentCallback(dl);
       lat.push(performance.now() - t0);
       if (r.outcome !== 'paid') throw new Error(`callback outcome ${r.outcome}`);
     }
     lat.sort((x, y) => x - y);
     const pct = (p: number) => Number((lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] as number).toFixed(2));
     const dup = deliveries[0] as { body: string; signature: string };
-    b.add('payment callback: verified duplicate (ACK, nothing written)', () => callbacks.handle(dup));
+    b.add('payment callback: verified duplicate (ACK, nothing written)', () => callbacks.handlePaymentCallback(dup));
     b.extra('payment callback: verified duplicate (ACK, nothing written)', {
       firstDeliveryP50Ms: pct(50),
       firstDeliveryP99Ms: pct(99),

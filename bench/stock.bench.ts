@@ -99,7 +99,7 @@ export default defineSuite({
       await issuer.init('flash', PLENTY);
       b.add(
         'coupon issue (Lua: limit + stock), 64 in flight',
-        batch(REDIS_BATCH, () => issuer.issue('flash', `u${seq++}`, 1)),
+        batch(REDIS_BATCH, () => issuer.issueCoupon('flash', `u${seq++}`, 1)),
         { batch: REDIS_BATCH },
       );
       const queue = new DelayQueue(plain, { prefix, name: 'bench' });

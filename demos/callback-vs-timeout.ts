@@ -78,7 +78,7 @@ export default defineDemo({
           await Promise.all([
             (async () => {
               await yieldTimes(Math.max(0, -head));
-              const r = await handler.handle(callback(orderId));
+              const r = await handler.handlePaymentCallback(callback(orderId));
               if (r.outcome === 'paid') await stock.confirm(orderId);
               else if (r.outcome !== 'refund') errors.push(`${orderId}: callback ${r.outcome}`);
             })(),

@@ -103,7 +103,7 @@ export default defineDemo({
     await Promise.all(
       clicks.map(async (user, i) => {
         try {
-          const c = await (issuers[i % issuers.length] as CouponIssuer).issue('t1', user, 1);
+          const c = await (issuers[i % issuers.length] as CouponIssuer).issueCoupon('t1', user, 1);
           perUser.set(c.userId, (perUser.get(c.userId) ?? 0) + 1);
         } catch (e) {
           if (e instanceof CouponSoldOutError) soldOut++;

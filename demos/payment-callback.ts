@@ -93,8 +93,8 @@ export default defineDemo({
     {
       const { orderId, paymentNo } = await newOrder();
       const results = await Promise.all([
-        ...Array.from({ length: DUPLICATES }, () => handler.handle(delivery(paymentNo))),
-        handler.handle(delivery(paymentNo, 'FAILED', `T-${paymentNo}-old`)),
+        ...Array.from({ length: DUPLICATES }, () => handler.handlePaymentCallback(delivery(paymentNo))),
+        handler.handlePaymentCallback(delivery(paymentNo, 'FAILED', `T-${paymentNo}-old`)),
       ]);
       const s = await snapshot(orderId, paymentNo);
       const paid = results.filter((r) => r.outcome === 'paid').length;
@@ -131,11 +131,11 @@ export default defineDemo({
           }
         },
       });
-      const first = await flaky.handle(delivery(paymentNo)).then(
+      const first = await flaky.handlePaymentCallback(delivery(paymentNo)).then(
         (r) => r.outcome,
         (e: Error) => `error: ${e.message} (no ACK)`,
       );
-      const retry = await flaky.handle(delivery(paymentNo));
+      const retry = await flaky.handlePaymentCallback(delivery(paymentNo));
       const s = await snapshot(orderId, paymentNo);
       d.check(retry.outcome === 'paid' && s.order === 'PAID' && s.payment === 'PAID', 'fixed: after a failed first delivery the provider retry pays');
       rows.push({
@@ -150,7 +150,7 @@ export default defineDemo({
     {
       const { orderId, paymentNo } = await newOrder();
       await new OrderStateMachine().cancelUnpaid(pool)(orderId);
-      const r = await handler.handle(delivery(paymentNo));
+      const r = await handler.handlePaymentCallback(delivery(paymentNo));
       const s = await snapshot(orderId, paymentNo);
       d.check(
         r.outcome === 'refund' && s.order === 'CANCELLED' && s.payment === 'REFUNDING',

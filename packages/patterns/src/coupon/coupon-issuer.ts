@@ -85,7 +85,7 @@ export class CouponIssuer {
    * Issues one coupon of `templateId` to `userId`, at most `perUserLimit` per user.
    * @throws CouponSoldOutError; CouponLimitReachedError; CouponNotInitialisedError (no stock, no loader).
    */
-  async issue(templateId: string, userId: string, perUserLimit: number): Promise<IssuedCoupon> {
+  async issueCoupon(templateId: string, userId: string, perUserLimit: number): Promise<IssuedCoupon> {
     assertNonEmptyString('templateId', templateId);
     assertNonEmptyString('userId', userId);
     assertInteger('perUserLimit', perUserLimit, 1);

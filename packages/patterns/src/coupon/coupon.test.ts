@@ -28,7 +28,7 @@ describe('CouponIssuer', () => {
     const perUser = new Map<string, number>();
     const outcomes = await Promise.allSettled(
       clicks.map((c, i) =>
-        (issuers[i % issuers.length] as CouponIssuer).issue(t, c.user, 1).then((x) => {
+        (issuers[i % issuers.length] as CouponIssuer).issueCoupon(t, c.user, 1).then((x) => {
           perUser.set(c.user, (perUser.get(c.user) ?? 0) + 1);
           return x;
         }),
@@ -46,10 +46,10 @@ describe('CouponIssuer', () => {
     const t = tpl();
     const issuer = new CouponIssuer(redis, { prefix });
     await issuer.init(t, 1000);
-    const r = await Promise.allSettled(Array.from({ length: 10 }, () => issuer.issue(t, 'alice', 3)));
+    const r = await Promise.allSettled(Array.from({ length: 10 }, () => issuer.issueCoupon(t, 'alice', 3)));
     const ok = r.filter((x) => x.status === 'fulfilled').map((x) => (x as PromiseFulfilledResult<{ userSeq: number }>).value.userSeq);
     expect(ok.sort()).toEqual([1, 2, 3]);
-    await expect(issuer.issue(t, 'alice', 3)).rejects.toThrow(CouponLimitReachedError);
+    await expect(issuer.issueCoupon(t, 'alice', 3)).rejects.toThrow(CouponLimitReachedError);
     expect(await issuer.issuedTo(t, 'alice')).toBe(3);
     expect(await issuer.remaining(t)).toBe(997);
   });
@@ -68,7 +68,7 @@ describe('CouponIssuer', () => {
           },
         }),
     );
-    const r = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (issuers[i % 6] as CouponIssuer).issue(t, `u${i}`, 1)));
+    const r = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (issuers[i % 6] as CouponIssuer).issueCoupon(t, `u${i}`, 1)));
     expect(r.filter((x) => x.status === 'fulfilled')).toHaveLength(3);
     expect(loads).toBeGreaterThanOrEqual(1); // one load per process (6 issuers share nothing: up to 6)…
     expect(loads).toBeLessThanOrEqual(6);
@@ -77,10 +77,10 @@ describe('CouponIssuer', () => {
 
   it('without a loader, missing stock is a typed error; bad input is rejected', async () => {
     const issuer = new CouponIssuer(redis, { prefix });
-    await expect(issuer.issue(tpl(), 'u', 1)).rejects.toThrow(CouponNotInitialisedError);
-    await expect(issuer.issue('t', 'u', 0)).rejects.toThrow('perUserLimit must be an integer >= 1, got 0');
-    await expect(issuer.issue('t', '', 1)).rejects.toThrow(InvalidArgumentError);
-    await expect(issuer.issue('a{b', 'u', 1)).rejects.toThrow(/braces/);
+    await expect(issuer.issueCoupon(tpl(), 'u', 1)).rejects.toThrow(CouponNotInitialisedError);
+    await expect(issuer.issueCoupon('t', 'u', 0)).rejects.toThrow('perUserLimit must be an integer >= 1, got 0');
+    await expect(issuer.issueCoupon('t', '', 1)).rejects.toThrow(InvalidArgumentError);
+    await expect(issuer.issueCoupon('a{b', 'u', 1)).rejects.toThrow(/braces/);
     const t = tpl();
     await issuer.init(t, 5);
     expect(await issuer.init(t, 100)).toBe(false);
@@ -95,7 +95,7 @@ describe.skipIf(!db)('CouponStore', () => {
     const t = tpl();
     await store.createTemplate({ id: t, discountCents: 500, totalCount: 20, perUserLimit: 1 });
     const issuer = new CouponIssuer(redis, { prefix, initialStock: (id) => store.remaining(id) });
-    const r = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => issuer.issue(t, `u${i}`, 1).then((c) => store.recordIssued(c))));
+    const r = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => issuer.issueCoupon(t, `u${i}`, 1).then((c) => store.recordIssued(c))));
     expect(r.filter((x) => x.status === 'fulfilled')).toHaveLength(20);
     const [rows] = await db.pool.query<RowDataPacket[]>(
       'SELECT (SELECT COUNT(*) FROM user_coupons WHERE template_id = ?) AS n, (SELECT issued_count FROM coupon_templates WHERE id = ?) AS c',

@@ -78,8 +78,8 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
     const { orderId, paymentNo } = await setup();
     const h = handler();
     const results = await Promise.all([
-      ...Array.from({ length: 10 }, () => h.handle(delivery(paymentNo))),
-      h.handle(delivery(paymentNo, { status: 'FAILED', tradeNo: 'T-old' })),
+      ...Array.from({ length: 10 }, () => h.handlePaymentCallback(delivery(paymentNo))),
+      h.handlePaymentCallback(delivery(paymentNo, { status: 'FAILED', tradeNo: 'T-old' })),
     ]);
     expect(results.filter((r) => r.outcome === 'paid')).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'duplicate')).toHaveLength(9);
@@ -98,10 +98,10 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
         if (fail) throw new Error('connection lost mid-transaction');
       },
     });
-    await expect(h.handle(delivery(paymentNo))).rejects.toThrow('connection lost');
+    await expect(h.handlePaymentCallback(delivery(paymentNo))).rejects.toThrow('connection lost');
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PENDING', payment: 'PAYING', paidLogs: 0, deliveries: ['error'] });
     fail = false;
-    expect(await h.handle(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'paid' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'paid' });
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PAID', payment: 'PAID', paidLogs: 1 });
   });
 
@@ -116,9 +116,9 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
         await conn.query('SELECT 1'); // the next statement fails, like the commit would
       },
     });
-    await expect(h.handle(delivery(paymentNo))).rejects.toThrow();
+    await expect(h.handlePaymentCallback(delivery(paymentNo))).rejects.toThrow();
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PENDING', payment: 'PAYING', paidLogs: 0 });
-    expect(await h.handle(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'paid' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'paid' });
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PAID', payment: 'PAID', paidLogs: 1 });
   });
 
@@ -131,8 +131,8 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
         effects.push(e.kind);
       },
     });
-    expect(await h.handle(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'refund' });
-    expect(await h.handle(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'duplicate' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'refund' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo))).toMatchObject({ ack: true, outcome: 'duplicate' });
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'CANCELLED', payment: 'REFUNDING', paidLogs: 0 });
     expect(effects).toEqual(['refund']);
     expect(await h.markRefunded(paymentNo)).toBe(true);
@@ -143,12 +143,12 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
     const { orderId, paymentNo } = await setup();
     const h = handler();
     const good = delivery(paymentNo);
-    expect(await h.handle({ body: good.body, signature: verifier.sign('other') })).toMatchObject({ ack: false, outcome: 'bad-signature' });
-    expect(await h.handle(delivery(paymentNo, { amount: '19.98' }))).toMatchObject({ ack: false, outcome: 'amount-mismatch' });
-    expect(await h.handle(delivery(paymentNo, { amount: '19.990' }))).toMatchObject({ ack: false, outcome: 'malformed' });
-    expect(await h.handle(delivery('P-nope'))).toMatchObject({ ack: false, outcome: 'unknown-payment' });
+    expect(await h.handlePaymentCallback({ body: good.body, signature: verifier.sign('other') })).toMatchObject({ ack: false, outcome: 'bad-signature' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo, { amount: '19.98' }))).toMatchObject({ ack: false, outcome: 'amount-mismatch' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo, { amount: '19.990' }))).toMatchObject({ ack: false, outcome: 'malformed' });
+    expect(await h.handlePaymentCallback(delivery('P-nope'))).toMatchObject({ ack: false, outcome: 'unknown-payment' });
     const notJson = 'payment_no=1';
-    expect(await h.handle({ body: notJson, signature: verifier.sign(notJson) })).toMatchObject({ ack: false, outcome: 'malformed' });
+    expect(await h.handlePaymentCallback({ body: notJson, signature: verifier.sign(notJson) })).toMatchObject({ ack: false, outcome: 'malformed' });
     expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PENDING', payment: 'PAYING', paidLogs: 0 });
   });
 
@@ -156,8 +156,8 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
     const a = await setup();
     const b = await setup();
     const h = handler();
-    expect(await h.handle(delivery(a.paymentNo, { tradeNo: 'T-shared' }))).toMatchObject({ outcome: 'paid' });
-    expect(await h.handle(delivery(b.paymentNo, { tradeNo: 'T-shared' }))).toMatchObject({ ack: false, outcome: 'trade-conflict' });
+    expect(await h.handlePaymentCallback(delivery(a.paymentNo, { tradeNo: 'T-shared' }))).toMatchObject({ outcome: 'paid' });
+    expect(await h.handlePaymentCallback(delivery(b.paymentNo, { tradeNo: 'T-shared' }))).toMatchObject({ ack: false, outcome: 'trade-conflict' });
     expect(await state(b.orderId, b.paymentNo)).toMatchObject({ order: 'PENDING', payment: 'PAYING', paidLogs: 0 });
   });
 
@@ -166,7 +166,7 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
     const cancel = new OrderStateMachine().cancelUnpaid(pool);
     for (let i = 0; i < 20; i++) {
       const { orderId, paymentNo } = await setup('PENDING', 'PAYING');
-      const [cb, to] = await Promise.all([h.handle(delivery(paymentNo)), cancel(orderId)]);
+      const [cb, to] = await Promise.all([h.handlePaymentCallback(delivery(paymentNo)), cancel(orderId)]);
       const s = await state(orderId, paymentNo);
       expect(cb.ack).toBe(true);
       if (s.order === 'PAID') expect([s.payment, cb.outcome, to]).toEqual(['PAID', 'paid', 'not-pending']);

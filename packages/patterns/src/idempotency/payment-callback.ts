@@ -155,7 +155,7 @@ export class PaymentCallbackHandler {
    * (database down, the `inTransaction` hook failed) means nothing was committed: answer an error
    * so the provider retries.
    */
-  async handle(notification: PaymentNotification): Promise<CallbackResult> {
+  async handlePaymentCallback(notification: PaymentNotification): Promise<CallbackResult> {
     const body = notification.body;
     const verified = this.verifier.verify(body, notification.signature);
     let notice: PaymentNotice | undefined;
