@@ -85,6 +85,10 @@ describe('CircuitBreaker: open', () => {
     expect((err as BreakerOpenError).message).toBe('circuit breaker "breaker" is open; next probe in 3000 ms');
     expect(calls).toBe(0);
     expect(rejected).toHaveLength(1);
+    // a refusal carries no stack (cheap to throw thousands of times a second); the global limit is restored
+    expect((err as Error).stack).toBe(`BreakerOpenError: ${(err as Error).message}`);
+    expect(Error.stackTraceLimit).toBeGreaterThan(0);
+    expect(new Error('x').stack).toMatch(/\n\s+at /);
   });
 
   it('moves to half-open after openMs with no timer', async () => {

@@ -17,12 +17,18 @@ export class BreakerOpenError extends GopherkitError {
   declare readonly breaker: string;
 
   constructor(breaker: string, state: BreakerState, retryAfterMs: number) {
+    // No stack trace: a refusal is expected control flow, thrown for every call while a
+    // dependency is down, and capturing a stack is most of what it would cost (Go's gobreaker
+    // returns a sentinel for the same reason). `breaker`, `state` and `retryAfterMs` identify it.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(
       'ERR_BREAKER_OPEN',
       state === 'open'
         ? `circuit breaker "${breaker}" is open; next probe in ${Math.ceil(retryAfterMs)} ms`
         : `circuit breaker "${breaker}" is half-open and all probe slots are busy`,
     );
+    Error.stackTraceLimit = limit;
     this.breaker = breaker;
     this.state = state;
     this.retryAfterMs = retryAfterMs;
