@@ -49,7 +49,7 @@ export class Semaphore {
   private readonly pumpFn = () => this.pump();
   private readonly giveFn = (weight: number) => {
     this.inUse -= weight;
-    this.pump();
+    if (this.queue.length !== 0) this.pump();
   };
   /** Total tokens. */
   readonly size: number;
@@ -68,8 +68,10 @@ export class Semaphore {
   acquire(weight = 1, options?: WaitOptions): Promise<Permit> {
     if (weight !== 1) assertInteger('weight', weight, 1, this.size);
     if (this.queue.length === 0 && this.size - this.inUse >= weight) {
-      const aborted = rejectIfAborted(options, this.clock);
-      if (aborted) return aborted;
+      if (options !== undefined) {
+        const aborted = rejectIfAborted(options, this.clock);
+        if (aborted) return aborted;
+      }
       this.inUse += weight;
       return Promise.resolve(new SemaphorePermit(this.giveFn, weight));
     }
