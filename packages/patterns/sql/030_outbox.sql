@@ -7,8 +7,8 @@ CREATE TABLE IF NOT EXISTS gk_outbox (
   aggregate_id VARCHAR(128) NOT NULL,
   seq BIGINT UNSIGNED NOT NULL,
   topic VARCHAR(255) NOT NULL,
-  msg_key VARCHAR(255) NOT NULL,
-  headers TEXT NULL,
+  msg_key VARCHAR(255) NOT NULL, -- the message key (partition key): `key` is a reserved word
+  headers JSON NULL,
   payload LONGBLOB NOT NULL,
   created_at BIGINT NOT NULL,
   status TINYINT UNSIGNED NOT NULL DEFAULT 0,

@@ -14,7 +14,8 @@ export function toRecord(row: RowDataPacket): OutboxRecord {
     seq: Number(row.seq),
     topic: row.topic as string,
     key: row.msg_key as string,
-    headers: row.headers ? (JSON.parse(row.headers as string) as Record<string, string>) : {},
+    // a JSON column: MariaDB returns its text, MySQL 8 (mysql2) an already parsed object
+    headers: row.headers ? ((typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers) as Record<string, string>) : {},
     payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
     createdAt: Number(row.created_at),
     attempts: Number(row.attempts),
