@@ -242,7 +242,9 @@ export class Cache implements AsyncDisposable {
     }
     this.bloom = options.bloom;
     this.fallback = new Semaphore(assertInteger('fallbackConcurrency', options.fallbackConcurrency ?? 8, 1), { clock: this.clock });
-    this.lock = new RedisLock(client, { prefix, clock: this.clock, commandTimeoutMs: this.redisTimeoutMs });
+    // no fencing counter: a rebuild writes through the version-checked fill script, and a counter
+    // key per cache key would pile up
+    this.lock = new RedisLock(client, { prefix, clock: this.clock, commandTimeoutMs: this.redisTimeoutMs, fencing: false });
     if (options.breaker === false) this.breaker = undefined;
     else if (options.breaker === undefined) {
       this.breaker = new CircuitBreaker({ name: 'cache-redis', minRequests: 10, openMs: 2000, clock: this.clock });
@@ -505,8 +507,6 @@ export class Cache implements AsyncDisposable {
           return this.degradedLoad(key, loader, error);
         } finally {
           lease.release().catch(() => {});
-          // The lock's fencing counter is of no use to a cache: let it expire instead of piling up.
-          this.client.pexpire(`${this.lockPrefix()}fence:{${name}}`, this.tombstoneTtlMs).catch(() => {});
         }
       }
       if (!waiting) {
@@ -528,10 +528,6 @@ export class Cache implements AsyncDisposable {
       }
       if (entry?.kind === 'negative') return { value: undefined };
     }
-  }
-
-  private lockPrefix(): string {
-    return this.prefix.slice(0, -'cache:'.length);
   }
 
   private isRedisFailure(error: unknown): boolean {

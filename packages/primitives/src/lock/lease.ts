@@ -22,7 +22,8 @@ export interface LockLease<F = number> extends AsyncDisposable {
   /**
    * Fencing token: grows with every successful acquire of this key. Send it with every write the
    * lock protects and let the resource reject older ones ({@link FencedStore}); that is the only
-   * defence against a holder that stalled past its TTL and does not know it yet.
+   * defence against a holder that stalled past its TTL and does not know it yet. 0 for a
+   * `RedisLock` created with `fencing: false`.
    */
   readonly fence: F;
   /** Aborts with {@link LockLostError} when the lease is lost (see above). */

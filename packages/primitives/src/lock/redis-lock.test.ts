@@ -227,6 +227,20 @@ describe('RedisLock: acquire / release', () => {
     await holder.release();
   });
 
+  it('fencing: false is a plain SET NX PX: still mutually exclusive, fence 0, and no counter key is left behind', async () => {
+    const p = prefix();
+    const lock = new RedisLock(redis, { prefix: p, fencing: false, retry: 'none' });
+    const a = await lock.acquire('nf', { ttlMs: 5000 });
+    expect(a.fence).toBe(0);
+    await expect(lock.acquire('nf')).rejects.toBeInstanceOf(LockBusyError);
+    await expect(new RedisLock(redis, { prefix: p, retry: 'none' }).acquire('nf')).rejects.toBeInstanceOf(LockBusyError); // same key either way
+    await a.extend(8000);
+    expect(await redis.pttl(`${p}lock:{nf}`)).toBeGreaterThan(5000);
+    await a.release();
+    expect(await redis.exists(`${p}lock:{nf}`, `${p}fence:{nf}`)).toBe(0);
+    expect(() => new RedisLock(redis, { fencing: 'no' as never })).toThrow('fencing must be a boolean');
+  });
+
   it('rejects bad input with typed errors that say what is allowed', async () => {
     const lock = new RedisLock(redis, { prefix: prefix() });
     await expect(lock.acquire('')).rejects.toThrow('key must be a non-empty string, got ""');

@@ -39,6 +39,14 @@ export interface RedisLockOptions extends RedisKeyOptions {
   clock?: Clock;
   /** Random source of the retry jitter, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /**
+   * Issue fencing tokens (default true): every acquire also `INCR`s a counter key per lock name,
+   * which lives forever (an expiring counter could go backwards). With `false`, acquire is a plain
+   * `SET key token NX PX ttl`, no counter key is created, and `lease.fence` is 0 — for locks on
+   * many short-lived names (per order, per cache key) whose holders write nothing a stale holder
+   * could corrupt.
+   */
+  fencing?: boolean;
 }
 
 /** Maps a compare-and-x script answer (1 / 0 / -1) to what it means. */
@@ -167,6 +175,8 @@ class SingleBackend implements LeaseBackend {
   }
 }
 
+type PlainSet = { set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null> };
+
 /** One try of `RedisLock.acquire`. */
 class SingleAttempt implements Attempt<Lease<number>> {
   constructor(
@@ -177,6 +187,7 @@ class SingleAttempt implements Attempt<Lease<number>> {
     private readonly keys: { lock: string; fence: string },
     private readonly ttlMs: number,
     private readonly watchdog: WatchdogPolicy | undefined,
+    private readonly fencing: boolean,
   ) {}
 
   async once(): Promise<Lease<number> | null> {
@@ -184,7 +195,9 @@ class SingleAttempt implements Attempt<Lease<number>> {
     const token = newToken();
     const startedAt = clock.now();
     const fence = await withTimeout(
-      acquireScript.run(this.client, [this.keys.lock, this.keys.fence], [token, this.ttlMs]),
+      this.fencing
+        ? acquireScript.run(this.client, [this.keys.lock, this.keys.fence], [token, this.ttlMs])
+        : (this.client as unknown as PlainSet).set(this.keys.lock, token, 'PX', this.ttlMs, 'NX').then((ok) => (ok === 'OK' ? -1 : 0)),
       commandTimeoutMs,
       clock,
       `acquire of lock "${this.key}"`,
@@ -193,7 +206,7 @@ class SingleAttempt implements Attempt<Lease<number>> {
     return new Lease<number>({
       key: this.key,
       token,
-      fence,
+      fence: Math.max(fence, 0), // -1: acquired without fencing
       ttlMs: this.ttlMs,
       driftFactor,
       startedAt,
@@ -229,12 +242,15 @@ class SingleAttempt implements Attempt<Lease<number>> {
 export class RedisLock implements AsyncDisposable {
   private readonly settings: LockSettings;
   private readonly leases = new Set<Lease<number>>();
+  private readonly fencing: boolean;
 
   constructor(
     private readonly client: RedisClient,
     options: RedisLockOptions = {},
   ) {
     this.settings = lockSettings(options);
+    if (options.fencing !== undefined && typeof options.fencing !== 'boolean') throw new InvalidArgumentError('fencing', 'a boolean', options.fencing);
+    this.fencing = options.fencing ?? true;
   }
 
   /**
@@ -248,7 +264,7 @@ export class RedisLock implements AsyncDisposable {
     const ttlMs = checkTtl('ttlMs', options.ttlMs ?? this.settings.ttlMs);
     const watchdog = checkWatchdog(options.watchdog, ttlMs);
     const keys = lockKeys(this.settings.prefix, key);
-    return acquireWithRetry(options, this.settings, new SingleAttempt(this.client, this.settings, this.leases, key, keys, ttlMs, watchdog));
+    return acquireWithRetry(options, this.settings, new SingleAttempt(this.client, this.settings, this.leases, key, keys, ttlMs, watchdog, this.fencing));
   }
 
   /**

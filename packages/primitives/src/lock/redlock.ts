@@ -10,7 +10,7 @@ const releaseScript = loadScript<number>(new URL('./release.lua', import.meta.ur
 const extendScript = loadScript<number>(new URL('./extend.lua', import.meta.url), 1, 'lock-extend');
 
 /** Options of {@link Redlock}. */
-export interface RedlockOptions extends RedisLockOptions {
+export interface RedlockOptions extends Omit<RedisLockOptions, 'fencing'> {
   /**
    * Upper bound of one call to one instance, ms; keep it far below the TTL so a dead or hung
    * instance costs little of the validity. Default `max(50, ttl·0.05)` per acquire.
