@@ -29,4 +29,4 @@ export {
   withValue,
 } from './context.js';
 export { Canceled, CanceledError, DeadlineExceeded, DeadlineExceededError } from './errors.js';
-export { type WaitOptions, type WaitScope, waitSignal } from './wait.js';
+export { isContext, type WaitOptions, type WaitScope, waitSignal } from './wait.js';

@@ -30,8 +30,10 @@ const nothingToDispose: WaitScope = Object.freeze({
   [Symbol.dispose]() {},
 });
 
-function isContext(o: WaitOptions): o is Context {
-  return typeof (o as Context).err === 'function' && typeof (o as Context).done === 'function';
+/** True when `value` is a {@link Context} (rather than `{ signal, deadline }` options). */
+export function isContext(value: unknown): value is Context {
+  const c = value as Context | null | undefined;
+  return typeof c === 'object' && c !== null && typeof c.err === 'function' && typeof c.done === 'function' && typeof c.deadline === 'function';
 }
 
 /**

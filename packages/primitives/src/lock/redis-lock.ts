@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, systemClock } from '../clock/index.js';
-import { waitSignal } from '../context/index.js';
+import { isContext, waitSignal } from '../context/index.js';
 import { assertFinite, InvalidArgumentError } from '../errors/index.js';
 import { hashTag, loadScript, type RedisClient, type RedisKeyOptions } from '../redis/index.js';
 import { LockBusyError } from './errors.js';
@@ -122,8 +122,7 @@ export async function acquireWithRetry<L extends { release(): Promise<void> }>(
   const retry = checkRetry('retry', options.retry, settings.retry);
   const { context } = options;
   if (context !== undefined) {
-    if (typeof context?.done !== 'function' || !(context.signal instanceof AbortSignal))
-      throw new InvalidArgumentError('context', 'a Context (see @gopherkit/primitives/context)', context);
+    if (!isContext(context)) throw new InvalidArgumentError('context', 'a Context (see @gopherkit/primitives/context)', context);
     if (options.signal !== undefined || options.deadline !== undefined)
       throw new InvalidArgumentError('options', 'either `context` or `signal`/`deadline`, not both', options);
   }

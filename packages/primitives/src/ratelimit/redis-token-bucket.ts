@@ -1,11 +1,11 @@
 import { sleep } from '../clock/index.js';
-import { DeadlineExceededError, type WaitOptions, waitSignal } from '../context/index.js';
+import { DeadlineExceededError, isContext, type WaitOptions, waitSignal } from '../context/index.js';
 import { assertFinite, assertInteger, assertNonEmptyString, InvalidArgumentError } from '../errors/index.js';
 import { hashTag, loadScript, type RedisClient, type RedisKeyOptions } from '../redis/index.js';
 import { RateLimiterUnavailableError } from './errors.js';
 import { type RateLimitResult, RedisFailover, type RedisFailoverOptions, type RedisFailPolicy, type RedisLimiterEvents } from './redis-failover.js';
 import { TokenBucket } from './token-bucket.js';
-import { deadlineOf, isContext } from './wait-deadline.js';
+import { deadlineOf } from './wait-deadline.js';
 
 const script = loadScript<[number, number, number]>(new URL('./token-bucket.lua', import.meta.url), 1);
 

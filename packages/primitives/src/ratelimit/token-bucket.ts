@@ -1,7 +1,7 @@
 import { type Clock, sleep, systemClock } from '../clock/index.js';
-import { DeadlineExceededError, type WaitOptions, waitSignal } from '../context/index.js';
+import { DeadlineExceededError, isContext, type WaitOptions, waitSignal } from '../context/index.js';
 import { assertFinite, assertInteger, InvalidArgumentError } from '../errors/index.js';
-import { deadlineOf, isContext } from './wait-deadline.js';
+import { deadlineOf } from './wait-deadline.js';
 
 /** Options of {@link TokenBucket}. */
 export interface TokenBucketOptions {

@@ -23,3 +23,13 @@ export class Guard implements LockGuard {
     this.release();
   }
 }
+
+/** Runs `fn` once `held` resolves and releases what it resolved to when `fn` settles, whatever the outcome. @internal */
+export async function runHolding<T>(held: Promise<{ release(): void }>, fn: () => T | PromiseLike<T>): Promise<T> {
+  const h = await held;
+  try {
+    return await fn();
+  } finally {
+    h.release();
+  }
+}

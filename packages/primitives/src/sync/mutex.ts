@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock/index.js';
 import type { WaitOptions } from '../context/index.js';
-import { Guard, type LockGuard } from './guard.js';
+import { Guard, type LockGuard, runHolding } from './guard.js';
 import type { SyncOptions } from './options.js';
 import { rejectIfAborted, WaiterQueue } from './waiter-queue.js';
 
@@ -56,12 +56,7 @@ export class Mutex {
 
   /** Runs `fn` holding the lock and releases it when `fn` settles, whatever the outcome. */
   async withLock<T>(fn: () => T | PromiseLike<T>, options?: WaitOptions): Promise<T> {
-    const guard = await this.lock(options);
-    try {
-      return await fn();
-    } finally {
-      guard.release();
-    }
+    return runHolding(this.lock(options), fn);
   }
 
   /** True while someone holds the lock. */

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock/index.js';
 import type { WaitOptions } from '../context/index.js';
-import { Guard, type LockGuard } from './guard.js';
+import { Guard, type LockGuard, runHolding } from './guard.js';
 import type { SyncOptions } from './options.js';
 import { rejectIfAborted, WaiterQueue } from './waiter-queue.js';
 
@@ -75,22 +75,12 @@ export class RWMutex {
 
   /** Runs `fn` under a read lock. */
   async withReadLock<T>(fn: () => T | PromiseLike<T>, options?: WaitOptions): Promise<T> {
-    const guard = await this.rlock(options);
-    try {
-      return await fn();
-    } finally {
-      guard.release();
-    }
+    return runHolding(this.rlock(options), fn);
   }
 
   /** Runs `fn` under the write lock. */
   async withLock<T>(fn: () => T | PromiseLike<T>, options?: WaitOptions): Promise<T> {
-    const guard = await this.lock(options);
-    try {
-      return await fn();
-    } finally {
-      guard.release();
-    }
+    return runHolding(this.lock(options), fn);
   }
 
   /** Readers holding the lock now. */

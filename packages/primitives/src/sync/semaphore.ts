@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../clock/index.js';
 import type { WaitOptions } from '../context/index.js';
 import { assertInteger } from '../errors/index.js';
+import { runHolding } from './guard.js';
 import type { SyncOptions } from './options.js';
 import { rejectIfAborted, WaiterQueue } from './waiter-queue.js';
 
@@ -88,12 +89,7 @@ export class Semaphore {
 
   /** Runs `fn` holding `weight` tokens and returns them when `fn` settles. */
   async withPermit<T>(fn: () => T | PromiseLike<T>, weight = 1, options?: WaitOptions): Promise<T> {
-    const permit = await this.acquire(weight, options);
-    try {
-      return await fn();
-    } finally {
-      permit.release();
-    }
+    return runHolding(this.acquire(weight, options), fn);
   }
 
   /** Tokens free right now. */
