@@ -15,8 +15,6 @@ import { defineDemo } from './harness/demo.js';
  */
 const STOCK = 100;
 const BUYERS = 10_000;
-/** Buyers for the rows that serialise on one hot row or lock: the same crowd (they take ~1–3 s each here; under 2 minutes even on a loaded machine). */
-const BUYERS_SERIAL = BUYERS;
 const WAVE = 10;
 const CONCURRENCY = 100;
 const REDIS_CLIENTS = 4;
@@ -118,7 +116,7 @@ export default defineDemo({
       const key = `${prefix}locked`;
       await clients[0]?.set(key, STOCK);
       const locks = clients.map((c) => new RedisLock(c, { prefix }));
-      const r = await crowd(BUYERS_SERIAL, CONCURRENCY, async (i) => {
+      const r = await crowd(BUYERS, CONCURRENCY, async (i) => {
         let lease: Awaited<ReturnType<RedisLock['acquire']>>;
         try {
           lease = await (locks[i % REDIS_CLIENTS] as RedisLock).acquire('lock:sku', { ttlMs: 5000, retry: { attempts: 50, delayMs: 2, jitterMs: 3 } });
@@ -173,7 +171,7 @@ export default defineDemo({
       // naive DB read-then-write: SELECT, then UPDATE with the value computed in the app
       await mysql.init('naive-db', STOCK);
       const naive = await waves(
-        BUYERS_SERIAL,
+        BUYERS,
         async () => {
           const [rows] = await db.query<RowDataPacket[]>('SELECT available FROM product_stocks WHERE sku = ?', ['naive-db']);
           return Number(rows[0]?.available);
@@ -192,7 +190,7 @@ export default defineDemo({
       ] as const;
       for (const [name, sku, deduct] of strategies) {
         await mysql.init(sku, STOCK);
-        const r = await crowd(BUYERS_SERIAL, CONCURRENCY, async (i) => {
+        const r = await crowd(BUYERS, CONCURRENCY, async (i) => {
           try {
             await deduct(sku, i);
             return 'sold';

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError } from '@gopherkit/primitives/errors';
-import { IdempotencyError } from './errors.js';
+import { beginRefusal, httpContract, idempotencyKeyOf, problemBody, replayHeaders, storedHeaders } from './http-contract.js';
 import type { IdempotencyHttpOptions } from './http-middleware.js';
 import { type IdempotencyKeyStore, requestFingerprint } from './key-store.js';
 
@@ -43,9 +42,8 @@ export type FastifyIdempotencyPlugin = ((instance: FastifyInstanceLike, options:
 interface KeyState {
   scope: string;
   key: string;
-  attempt?: string;
+  attempt: string;
   settled?: boolean;
-  replayed?: boolean;
 }
 
 /**
@@ -63,25 +61,13 @@ interface KeyState {
  * object on idempotent routes. If the client disconnects first, the key is released as well.
  */
 export function fastifyIdempotency(options: IdempotencyFastifyOptions): FastifyIdempotencyPlugin {
-  if (!options?.store || typeof options.scope !== 'function')
-    throw new InvalidArgumentError('options', 'an object with `store` and a `scope(req)` function', options);
-  const store: IdempotencyKeyStore = options.store;
-  const methods = (options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase());
-  const required = options.required ?? false;
-  const maxRequestBytes = options.maxRequestBytes ?? 1 << 20;
-  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 0)
-    throw new InvalidArgumentError('maxRequestBytes', 'a non-negative integer', maxRequestBytes);
+  const { store, methods, required, maxRequestBytes } = httpContract(options);
   const state = new WeakMap<FastifyRequestLike, KeyState>();
   const rawBodies = new WeakMap<FastifyRequestLike, Buffer>();
-
-  const headerOf = (req: FastifyRequestLike): string | undefined => {
-    const h = req.headers['idempotency-key'];
-    return Array.isArray(h) ? h[0] : h;
-  };
-  const applies = (req: FastifyRequestLike) => methods.includes(req.method.toUpperCase()) && headerOf(req) !== undefined;
+  const applies = (req: FastifyRequestLike) => methods.includes(req.method.toUpperCase()) && idempotencyKeyOf(req.headers) !== undefined;
 
   const release = async (s: KeyState) => {
-    if (s.attempt === undefined || s.settled) return;
+    if (s.settled) return;
     s.settled = true;
     await store.abort(s.scope, s.key, s.attempt).catch(() => {});
   };
@@ -99,7 +85,7 @@ export function fastifyIdempotency(options: IdempotencyFastifyOptions): FastifyI
     app.addHook('preHandler', async (req, reply) => {
       const method = req.method.toUpperCase();
       if (!methods.includes(method)) return;
-      const key = headerOf(req);
+      const key = idempotencyKeyOf(req.headers);
       if (key === undefined) {
         if (required) return problem(reply, 400, `${method} requires an Idempotency-Key header`);
         return;
@@ -112,21 +98,14 @@ export function fastifyIdempotency(options: IdempotencyFastifyOptions): FastifyI
       try {
         outcome = await store.begin(scope, key, requestFingerprint({ method, path, body }));
       } catch (e) {
-        if (e instanceof IdempotencyError) {
-          if (e.httpStatus === 409) reply.header('retry-after', '1');
-          return problem(reply, e.httpStatus, e.message);
-        }
-        if (e instanceof InvalidArgumentError) return problem(reply, 400, e.message);
-        throw e;
+        const refusal = beginRefusal(e);
+        if (refusal === undefined) throw e;
+        return problem(reply, refusal.status, refusal.detail, refusal.headers);
       }
       if (outcome.kind === 'replay') {
-        state.set(req, { scope, key, replayed: true });
-        const r = outcome.response;
-        reply.code(r.status);
-        for (const [k, v] of Object.entries(r.headers)) if (k !== 'content-length' && k !== 'date') reply.header(k, v);
-        reply.header('idempotent-replayed', 'true');
-        if (r.bodyOmitted) reply.header('idempotent-body-omitted', 'true');
-        reply.send(r.body);
+        reply.code(outcome.response.status);
+        for (const [k, v] of Object.entries(replayHeaders(outcome.response))) reply.header(k, v);
+        reply.send(outcome.response.body);
         return reply;
       }
       state.set(req, { scope, key, attempt: outcome.attempt });
@@ -136,14 +115,13 @@ export function fastifyIdempotency(options: IdempotencyFastifyOptions): FastifyI
     // client that got the response and retries at once must find it stored, never a 409.
     app.addHook('onSend', async (req, reply, payload) => {
       const s = state.get(req);
-      if (!s || s.attempt === undefined || s.settled) return payload;
+      if (!s || s.settled) return payload;
       const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.isBuffer(payload) ? payload : payload == null ? Buffer.alloc(0) : null;
       if (body === null || reply.statusCode >= 500) {
         await release(s); // a stream cannot be stored; a failure must not be
         return payload;
       }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+      const headers = storedHeaders(reply.getHeaders());
       s.settled = true;
       try {
         await store.complete(s.scope, s.key, s.attempt, { status: reply.statusCode, headers, body });
@@ -187,7 +165,8 @@ async function readAll(payload: NodeJS.ReadableStream, limit: number): Promise<B
   return tooLarge ? null : Buffer.concat(chunks);
 }
 
-function problem(reply: FastifyReplyLike, status: number, detail: string): FastifyReplyLike {
-  reply.code(status).header('content-type', 'application/problem+json').send(JSON.stringify({ status, detail }));
+function problem(reply: FastifyReplyLike, status: number, detail: string, headers: Record<string, string> = {}): FastifyReplyLike {
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  reply.code(status).header('content-type', 'application/problem+json').send(problemBody({ status, detail }));
   return reply;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from '@gopherkit/primitives/errors';
-import { IdempotencyError } from './errors.js';
+import { beginRefusal, type HttpContract, httpContract, idempotencyKeyOf, problemBody, replayHeaders, storedHeaders } from './http-contract.js';
 import { type IdempotencyKeyStore, requestFingerprint, type StoredResponse } from './key-store.js';
 
 /** Options of {@link withIdempotency} and {@link idempotencyMiddleware}. */
@@ -32,8 +32,6 @@ export type IdempotentRequest = IncomingMessage & {
   rawBody?: Buffer;
 };
 
-const HEADER = 'idempotency-key';
-
 /**
  * Wraps a `node:http` handler with the Idempotency-Key pattern (IETF httpapi draft): the first
  * request with a key runs and its response (status, headers, exact body bytes) is stored; a
@@ -48,7 +46,7 @@ export function withIdempotency(
   handler: (req: IdempotentRequest, res: ServerResponse) => unknown,
   options: IdempotencyHttpOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const cfg = configure(options);
+  const cfg = httpContract(options);
   const onError =
     options.onError ??
     ((_e: unknown, _req: IncomingMessage, res: ServerResponse) => {
@@ -77,7 +75,7 @@ export function withIdempotency(
  * released (the retry runs again), unlike {@link withIdempotency}, which awaits the handler.
  */
 export function idempotencyMiddleware(options: IdempotencyHttpOptions): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
-  const cfg = configure(options);
+  const cfg = httpContract(options);
   return (req, res, next) => {
     let called = false;
     runIdempotent(req as IdempotentRequest, res, cfg, () => {
@@ -91,33 +89,13 @@ export function idempotencyMiddleware(options: IdempotencyHttpOptions): (req: In
   };
 }
 
-interface Config extends Required<Omit<IdempotencyHttpOptions, 'scope' | 'store' | 'onError'>> {
-  store: IdempotencyKeyStore;
-  scope: IdempotencyHttpOptions['scope'];
-}
-
-function configure(o: IdempotencyHttpOptions): Config {
-  if (!o?.store || typeof o.scope !== 'function') throw new InvalidArgumentError('options', 'an object with `store` and a `scope(req)` function', o);
-  const maxRequestBytes = o.maxRequestBytes ?? 1 << 20;
-  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 0)
-    throw new InvalidArgumentError('maxRequestBytes', 'a non-negative integer', maxRequestBytes);
-  return {
-    store: o.store,
-    scope: o.scope,
-    methods: (o.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()),
-    required: o.required ?? false,
-    maxRequestBytes,
-  };
-}
-
-async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: Config, next: () => Promise<void>): Promise<void> {
+async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: HttpContract, next: () => Promise<void>): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
-  const header = req.headers[HEADER];
-  if (!cfg.methods.includes(method) || header === undefined) {
-    if (header === undefined && cfg.required && cfg.methods.includes(method)) return problem(res, 400, `${method} requires an Idempotency-Key header`);
+  const key = idempotencyKeyOf(req.headers);
+  if (!cfg.methods.includes(method) || key === undefined) {
+    if (key === undefined && cfg.required && cfg.methods.includes(method)) return problem(res, 400, `${method} requires an Idempotency-Key header`);
     return next();
   }
-  const key = Array.isArray(header) ? header[0] : header;
   const scope = cfg.scope(req);
   if (!scope) return problem(res, 401, 'Idempotency-Key requires an authenticated caller');
   let body: Buffer;
@@ -131,29 +109,26 @@ async function runIdempotent(req: IdempotentRequest, res: ServerResponse, cfg: C
   const path = (req.url ?? '/').split('?')[0] as string;
   let outcome: Awaited<ReturnType<IdempotencyKeyStore['begin']>>;
   try {
-    outcome = await cfg.store.begin(scope, key as string, requestFingerprint({ method, path, body }));
+    outcome = await cfg.store.begin(scope, key, requestFingerprint({ method, path, body }));
   } catch (e) {
-    if (e instanceof IdempotencyError) {
-      if (e.httpStatus === 409) res.setHeader('retry-after', '1');
-      return problem(res, e.httpStatus, e.message);
-    }
-    if (e instanceof InvalidArgumentError) return problem(res, 400, e.message);
-    throw e;
+    const refusal = beginRefusal(e);
+    if (refusal === undefined) throw e;
+    return problem(res, refusal.status, refusal.detail, refusal.headers);
   }
   if (outcome.kind === 'replay') return replay(res, outcome.response);
   const attempt = outcome.attempt;
   // Settle the key when the handler ends the response and before the last bytes go out: a client
   // that got the answer and retries at once must find it stored, not get a 409.
   const captured = capture(res, (response) =>
-    response.status >= 500 ? cfg.store.abort(scope, key as string, attempt) : cfg.store.complete(scope, key as string, attempt, response),
+    response.status >= 500 ? cfg.store.abort(scope, key, attempt) : cfg.store.complete(scope, key, attempt, response),
   );
   try {
     await next();
   } catch (e) {
-    if (!captured.ended) await cfg.store.abort(scope, key as string, attempt).catch(() => {});
+    if (!captured.ended) await cfg.store.abort(scope, key, attempt).catch(() => {});
     throw e;
   }
-  if (!captured.ended) await cfg.store.abort(scope, key as string, attempt);
+  if (!captured.ended) await cfg.store.abort(scope, key, attempt);
   else await captured.settled;
 }
 
@@ -249,8 +224,7 @@ function capture(res: ServerResponse, settle: (r: StoredResponse) => Promise<voi
     if (ended) return (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
     ended = true;
     if (chunk != null && typeof chunk !== 'function') chunks.push(toBuffer(chunk, rest[0]));
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.getHeaders())) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    const headers = storedHeaders(res.getHeaders());
     const finish = () => (end as (...a: unknown[]) => ServerResponse)(chunk, ...rest);
     settled = settle({ status: res.statusCode, headers, body: Buffer.concat(chunks) }).then(
       () => {
@@ -276,14 +250,13 @@ function capture(res: ServerResponse, settle: (r: StoredResponse) => Promise<voi
 
 function replay(res: ServerResponse, r: StoredResponse): void {
   res.statusCode = r.status;
-  for (const [k, v] of Object.entries(r.headers)) if (k !== 'content-length' && k !== 'date') res.setHeader(k, v);
-  res.setHeader('idempotent-replayed', 'true');
-  if (r.bodyOmitted) res.setHeader('idempotent-body-omitted', 'true');
+  for (const [k, v] of Object.entries(replayHeaders(r))) res.setHeader(k, v);
   res.end(r.body);
 }
 
-function problem(res: ServerResponse, status: number, detail: string): void {
+function problem(res: ServerResponse, status: number, detail: string, headers: Record<string, string> = {}): void {
   res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('content-type', 'application/problem+json');
-  res.end(JSON.stringify({ status, detail }));
+  res.end(problemBody({ status, detail }));
 }
