@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '@gopherkit/primitives/clock';
 import { assertInteger, assertNonEmptyString, GopherkitError, InvalidArgumentError } from '@gopherkit/primitives/errors';
-import { hashTag, loadScript, type RedisClient, type RedisKeyOptions } from '@gopherkit/primitives/redis';
+import { hashTag, isNoScriptError, loadScript, type RedisClient, type RedisKeyOptions } from '@gopherkit/primitives/redis';
 import { InsufficientStockError, type OrderStockState, OrderStockStateError, orderState, ReservationNotFoundError, StockNotFoundError } from './errors.js';
 
 /** One line of an order: `qty` units (an integer >= 1) of `sku`. */
@@ -95,7 +95,7 @@ async function runVariadic<R>(client: RedisClient, script: { sha: string; lua: s
   try {
     return (await c.evalsha(script.sha, keys.length, ...keys, ...args)) as R;
   } catch (e) {
-    if (!String((e as Error)?.message).startsWith('NOSCRIPT')) throw e;
+    if (!isNoScriptError(e)) throw e;
     return (await c.eval(script.lua, keys.length, ...keys, ...args)) as R;
   }
 }

@@ -4,4 +4,4 @@
  * @module
  */
 export { hashTag, type RedisClient, type RedisKeyOptions } from './client.js';
-export { defineScript, loadScript, type RedisScript, type ScriptArg } from './script.js';
+export { defineScript, isNoScriptError, loadScript, type RedisScript, type ScriptArg } from './script.js';
