@@ -58,9 +58,61 @@ class RedisTimeoutError extends GopherkitError {
   }
 }
 
+/** A call in flight: a node of the failover's intrusive list (O(1) unlink, nothing to hash). */
 interface InFlight {
-  startedAt: number;
+  readonly startedAt: number;
+  prev: InFlight | undefined;
+  next: InFlight | undefined;
   reject(error: unknown): void;
+}
+
+/**
+ * One call in flight, settled once: by Redis' answer, by a failure, or by the watchdog. A class
+ * with two bound callbacks instead of a closure per step, because this runs on every limiter call.
+ */
+class PendingCall<R, T> implements InFlight {
+  prev: InFlight | undefined = undefined;
+  next: InFlight | undefined = undefined;
+  private settled = false;
+
+  constructor(
+    private readonly failover: RedisFailover,
+    readonly startedAt: number,
+    private readonly probe: boolean,
+    private readonly resolve: (value: T | Promise<T>) => void,
+    private readonly rejectWith: (error: unknown) => void,
+    private readonly map: (answer: R) => T,
+    private readonly fallback: () => T | Promise<T>,
+    private readonly recover: ((error: unknown) => Promise<R> | undefined) | undefined,
+  ) {}
+
+  readonly answer = (answer: R): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.failover.answered(this, this.probe);
+    try {
+      this.resolve(this.map(answer));
+    } catch (e) {
+      this.rejectWith(e);
+    }
+  };
+
+  readonly retryOrFail = (error: unknown): void => {
+    const retry = this.settled || this.recover === undefined ? undefined : this.recover(error);
+    if (retry === undefined) this.reject(error);
+    else retry.then(this.answer, (e: unknown) => this.reject(e));
+  };
+
+  reject(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.failover.failed(this, this.probe, error);
+    try {
+      this.resolve(this.fallback());
+    } catch (e) {
+      this.rejectWith(e);
+    }
+  }
 }
 
 type Listener<K extends keyof RedisLimiterEvents> = (e: RedisLimiterEvents[K]) => void;
@@ -105,42 +157,43 @@ export class RedisFailover {
     };
   }
 
-  /** `call` through Redis when healthy (or as the one probe); `undefined` = use the fail policy. */
-  run<R>(call: () => Promise<R>): Promise<R | undefined> {
+  /**
+   * Sends `call` through Redis when healthy (or as the one probe) and resolves `map` of its answer;
+   * resolves `fallback()` when the fail policy must answer instead (Redis down, failed or slower
+   * than `timeoutMs`). `recover` may turn a rejection into a second attempt under the same timeout
+   * (a `NOSCRIPT` answer → the script with its EVAL fallback); returning `undefined` means failure.
+   * One promise per call, settled by whichever comes first: the answer or the watchdog.
+   */
+  run<R, T>(call: () => Promise<R>, map: (answer: R) => T, fallback: () => T | Promise<T>, recover?: (error: unknown) => Promise<R> | undefined): Promise<T> {
     let probe = false;
     if (this.degradedSince !== undefined) {
-      if (this.probing || this.clock.now() < this.nextProbeAt) return Promise.resolve(undefined);
+      if (this.probing || this.clock.now() < this.nextProbeAt) return Promise.resolve().then(fallback);
       this.probing = probe = true;
     }
-    // one promise per call, settled by whichever comes first: the answer or the watchdog
-    return new Promise<R | undefined>((resolve) => {
-      let settled = false;
-      const entry: InFlight = {
-        startedAt: this.clock.now(),
-        reject: (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          this.inFlight.delete(entry);
-          if (probe) this.probing = false;
-          this.onFailure(error);
-          resolve(undefined);
-        },
-      };
-      this.inFlight.add(entry);
+    return new Promise<T>((resolve, reject) => {
+      const pending = new PendingCall(this, this.clock.now(), probe, resolve, reject, map, fallback, recover);
+      this.link(pending);
       this.watch();
-      call().then((value) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight.delete(entry);
-        if (probe) this.probing = false;
-        if (this.degradedSince !== undefined) {
-          const degradedMs = this.clock.now() - this.degradedSince;
-          this.degradedSince = undefined;
-          this.emit('recovered', { degradedMs });
-        }
-        resolve(value);
-      }, entry.reject);
+      call().then(pending.answer, pending.retryOrFail);
     });
+  }
+
+  /** @internal PendingCall's end: the answer came. */
+  answered(pending: InFlight, probe: boolean): void {
+    this.unlink(pending);
+    if (probe) this.probing = false;
+    if (this.degradedSince !== undefined) {
+      const degradedMs = this.clock.now() - this.degradedSince;
+      this.degradedSince = undefined;
+      this.emit('recovered', { degradedMs });
+    }
+  }
+
+  /** @internal PendingCall's end: Redis failed or the watchdog gave up on it. */
+  failed(pending: InFlight, probe: boolean, error: unknown): void {
+    this.unlink(pending);
+    if (probe) this.probing = false;
+    this.onFailure(error);
   }
 
   private onFailure(error: unknown): void {
@@ -156,7 +209,20 @@ export class RedisFailover {
    * One shared watchdog timer for all calls in flight (a timer per call would cost more than the
    * Redis round trip): a call is failed between `timeoutMs` and 1.25 × `timeoutMs` after it started.
    */
-  private readonly inFlight = new Set<InFlight>();
+  private head: InFlight | undefined;
+
+  private link(call: InFlight): void {
+    call.next = this.head;
+    if (this.head !== undefined) this.head.prev = call;
+    this.head = call;
+  }
+
+  private unlink(call: InFlight): void {
+    if (call.prev !== undefined) call.prev.next = call.next;
+    else if (this.head === call) this.head = call.next;
+    if (call.next !== undefined) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
+  }
   private watchdog: ClockTimer | undefined;
 
   private watch(): void {
@@ -166,10 +232,14 @@ export class RedisFailover {
         () => {
           this.watchdog = undefined;
           const now = this.clock.now();
-          for (const call of this.inFlight) {
+          // every call awaiting Redis (few: answered calls unlink themselves); a call that timed
+          // out unlinks itself too, so take `next` before rejecting it
+          for (let call = this.head; call !== undefined; ) {
+            const next = call.next;
             if (now - call.startedAt >= this.timeoutMs) call.reject(new RedisTimeoutError(this.timeoutMs));
+            call = next;
           }
-          if (this.inFlight.size > 0) this.watch();
+          if (this.head !== undefined) this.watch();
         },
         Math.max(1, this.timeoutMs / 4),
       )

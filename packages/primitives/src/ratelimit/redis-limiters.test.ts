@@ -12,6 +12,18 @@ const prefix = `gk:test:${process.pid}:`;
 let n = 0;
 const key = () => `k${n++}`;
 
+/** Redis' clock as token-bucket.lua counts it: ms (with µs fractions) since Unix 1700000000. */
+async function redisNow(): Promise<number> {
+  const [sec, usec] = await redis.time();
+  return (Number(sec) - 1_700_000_000) * 1000 + Number(usec) / 1000;
+}
+/** The tokens a bucket holds now, read from its stored time (when it will be full again). */
+async function tokensIn(b: RedisTokenBucket): Promise<number> {
+  const tat = Number(await redis.get(b.redisKey));
+  const now = await redisNow();
+  return b.burst - (Math.max(tat, now) - now) / (1000 / b.ratePerSec);
+}
+
 afterAll(async () => {
   await server.stop();
 });
@@ -41,43 +53,78 @@ describe('RedisTokenBucket', () => {
     expect(results.filter((r) => r.allowed)).toHaveLength(50);
   });
 
-  it('refills from Redis TIME with ms precision, capped at burst', async () => {
+  it('refills from Redis TIME with sub-ms precision, capped at burst', async () => {
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 10, burst: 5 });
     await b.allow();
-    // an empty bucket whose last refill was 250 ms ago (by Redis' clock): 2.5 tokens are due
-    const [sec, usec] = await redis.time();
-    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    await redis
-      .multi()
-      .del(b.redisKey)
-      .hset(b.redisKey, 'tokens', 0, 'ts', now - 250)
-      .exec(); // no TTL
+    // a bucket refilled for the last 250 ms since it was empty (by Redis' clock): 2.5 tokens are
+    // due, i.e. it is full again in (5 - 2.5) × 100 ms
+    const now = await redisNow();
+    await redis.set(b.redisKey, now + 250); // no TTL
     const r = await b.allow();
     expect(r.allowed).toBe(true);
-    expect(r.remaining).toBeGreaterThanOrEqual(1);
-    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeGreaterThanOrEqual(1.5);
-    await redis.hset(b.redisKey, 'ts', now - 3_600_000);
+    expect(r.remaining).toBe(1); // 2.5 (+ a few ms of refill) - 1 → 1 whole token
+    expect(await tokensIn(b)).toBeGreaterThanOrEqual(1.5);
+    expect(await tokensIn(b)).toBeLessThan(1.6);
+    await redis.set(b.redisKey, now - 3_600_000); // full an hour ago: capped at burst, not 36 005
     expect((await b.allow()).remaining).toBe(4);
   });
 
-  it('ignores the client clock and never moves the refill time backwards', async () => {
+  it('ignores the client clock and never moves the stored time backwards', async () => {
     const clock = new ManualClock(0); // a client clock 56 years off changes nothing
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1000, burst: 1, clock });
     expect((await b.allow()).allowed).toBe(true);
-    const [sec] = await redis.time();
-    const future = Number(sec) * 1000 + 3_600_000;
-    await redis.multi().del(b.redisKey).hset(b.redisKey, 'ts', future, 'tokens', 0).exec(); // no TTL
-    expect((await b.allow()).allowed).toBe(false); // Redis time "before" ts: no refill at all
-    expect(Number(await redis.hget(b.redisKey, 'ts'))).toBe(future);
+    // stored time an hour ahead of Redis' clock (as if Redis' clock stepped back): empty until
+    // then, and nothing moves the stored time back to "now"
+    const future = String((await redisNow()) + 3_600_000);
+    await redis.set(b.redisKey, future); // no TTL
+    const r = await b.allow();
+    expect(r.allowed).toBe(false);
+    expect(r.retryAfterMs).toBeGreaterThan(3_599_000);
+    expect(await redis.get(b.redisKey)).toBe(future);
   });
 
-  it('sets a TTL of the time until the bucket is full again', async () => {
+  it('expires between 1 and 2 × burst / rate after the bucket is full again, setting the TTL only when needed', async () => {
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 10, burst: 10 });
+    const fullMs = 1001; // ceil(burst / rate in ms) + 1
+    const lifetime = async () => {
+      // ms the key outlives the moment the bucket is full again
+      const [pttl, tat, now] = await Promise.all([redis.pttl(b.redisKey), redis.get(b.redisKey), redisNow()]);
+      return pttl - (Number(tat) - now);
+    };
     await b.allow(5);
-    const ttl = await redis.pttl(b.redisKey);
-    expect(ttl).toBeGreaterThan(400);
-    expect(ttl).toBeLessThanOrEqual(501);
+    let after = await lifetime();
+    expect(after).toBeGreaterThan(fullMs - 20);
+    expect(after).toBeLessThanOrEqual(2 * fullMs + 20);
     expect(b.redisKey).toBe(`${prefix}tb:{${b.redisKey.slice(prefix.length + 4, -1)}}`);
+    // draining the bucket moves tat ~1 s ahead: still expires after it, within the bound
+    await b.allow(5);
+    after = await lifetime();
+    expect(after).toBeGreaterThan(fullMs - 20);
+    expect(after).toBeLessThanOrEqual(2 * fullMs + 20);
+    // a reservation ahead moves tat past burst / rate from now: the key still outlives it
+    const clock = new ManualClock(0);
+    const slow = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1, clock });
+    await slow.allow();
+    const waiting = slow.wait(1); // reserves the next token, 1 s ahead
+    for (let i = 0; i < 50 && clock.pendingTimers === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const [pttl, tat, now] = await Promise.all([redis.pttl(slow.redisKey), redis.get(slow.redisKey), redisNow()]);
+    expect(Number(tat) - now).toBeGreaterThan(1_900);
+    expect(pttl).toBeGreaterThan(Number(tat) - now);
+    await clock.advance(1_000);
+    await waiting;
+  });
+
+  it('many calls in one slot set the expiry once (KEEPTTL), and the key still lives until full', async () => {
+    // fullMs = 10^9 + 1 (11.6 days): 21 calls move tat by 21 ms, so they stay in one slot unless
+    // the first lands within 21 ms of a slot's end (odds 2 × 10^-8)
+    const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1_000_000 });
+    await b.allow();
+    const first = await redis.pexpiretime(b.redisKey);
+    for (let i = 0; i < 20; i++) await b.allow();
+    expect(await redis.pexpiretime(b.redisKey)).toBe(first); // same slot: the expiry did not move
+    const tat = Number(await redis.get(b.redisKey)) + 1_700_000_000_000; // Unix ms
+    expect(first).toBeGreaterThan(tat + 1_000_000_001);
+    expect(first).toBeLessThanOrEqual(tat + 2 * 1_000_000_001);
   });
 
   it('n > burst can never succeed; bad options are typed errors', async () => {
@@ -88,6 +135,12 @@ describe('RedisTokenBucket', () => {
     await expect(b.wait(3)).rejects.toThrow('n must be an integer <= burst (2) for wait, got 3');
     await expect(b.allow(-1)).rejects.toThrow('n must be an integer >= 0, got -1');
     expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 0, burst: 1 })).toThrow(/ratePerSec must be a finite number >= /);
+    expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 1e-300, burst: 1 })).toThrow(
+      'ratePerSec must be a rate that refills burst (1) within 2^53 ms',
+    );
+    expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 2e6, burst: 1 })).toThrow(
+      'ratePerSec must be a number <= 1000000 (Redis TIME resolves microseconds), got 2000000',
+    );
     expect(() => new RedisTokenBucket({ redis, key: '', ratePerSec: 1, burst: 1 })).toThrow(InvalidArgumentError);
     expect(() => new RedisTokenBucket({ redis, key: 'a}b', ratePerSec: 1, burst: 1 })).toThrow(/braces/);
     expect(() => new RedisTokenBucket({ redis, key: 'x', ratePerSec: 1, burst: 1, failPolicy: 'maybe' as 'local' })).toThrow(
@@ -100,12 +153,13 @@ describe('RedisTokenBucket', () => {
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1, clock });
     await b.wait(1); // the burst
     await expect(b.wait(1, { deadline: clock.now() + 100 })).rejects.toBeInstanceOf(DeadlineExceededError);
-    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeLessThan(0.2); // no debt taken
+    expect(await tokensIn(b)).toBeLessThan(0.2); // no debt taken
+    expect(await tokensIn(b)).toBeGreaterThanOrEqual(0);
     let done = false;
     const p = b.wait(1).then(() => (done = true));
     for (let i = 0; i < 50 && clock.pendingTimers === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(done).toBe(false);
-    expect(Number(await redis.hget(b.redisKey, 'tokens'))).toBeLessThan(-0.5); // reserved ahead
+    expect(await tokensIn(b)).toBeLessThan(-0.5); // reserved ahead
     await clock.advance(1_000);
     await p;
     expect(done).toBe(true);

@@ -59,12 +59,16 @@ export class RedisSlidingWindow {
   async allow(n = 1): Promise<RateLimitResult> {
     assertInteger('n', n);
     const id = `${this.idPrefix}:${this.seq++}`;
-    const r = await this.failover.run(() => script.run(this.redis, [this.redisKey], [this.limit, this.windowMs, n, id]));
-    if (r !== undefined) {
-      const [allowed, remaining, retry] = r;
-      return { allowed: allowed === 1, remaining, retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry, source: 'redis' };
-    }
-    return this.fallbackAllow(n);
+    return this.failover.run(
+      () => script.run(this.redis, [this.redisKey], [this.limit, this.windowMs, n, id]),
+      ([allowed, remaining, retry]): RateLimitResult => ({
+        allowed: allowed === 1,
+        remaining,
+        retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry,
+        source: 'redis',
+      }),
+      () => this.fallbackAllow(n),
+    );
   }
 
   /** Subscribes to `redisError`, `degraded` or `recovered`; returns an unsubscribe function. */

@@ -1,13 +1,21 @@
 import { sleep } from '../clock/index.js';
 import { DeadlineExceededError, isContext, type WaitOptions, waitSignal } from '../context/index.js';
 import { assertFinite, assertInteger, assertNonEmptyString, InvalidArgumentError } from '../errors/index.js';
-import { hashTag, loadScript, type RedisClient, type RedisKeyOptions } from '../redis/index.js';
+import { hashTag, isNoScriptError, loadScript, type RedisClient, type RedisKeyOptions, type ScriptArg } from '../redis/index.js';
 import { RateLimiterUnavailableError } from './errors.js';
 import { type RateLimitResult, RedisFailover, type RedisFailoverOptions, type RedisFailPolicy, type RedisLimiterEvents } from './redis-failover.js';
 import { TokenBucket } from './token-bucket.js';
 import { deadlineOf } from './wait-deadline.js';
 
-const script = loadScript<[number, number, number]>(new URL('./token-bucket.lua', import.meta.url), 1);
+/** A bare integer: admitted now, that many whole tokens left; otherwise {allowed, left, waitMs}. */
+type Answer = number | [allowed: number, remaining: number, waitMs: number];
+const script = loadScript<Answer>(new URL('./token-bucket.lua', import.meta.url), 1);
+
+/**
+ * Redis `TIME` has microsecond resolution: a faster rate would refill in steps the clock cannot
+ * see (and one Redis key serves ~10^5 calls/s anyway).
+ */
+const MAX_REDIS_RATE = 1_000_000;
 
 /** Options of {@link RedisTokenBucket}. */
 export interface RedisTokenBucketOptions extends RedisKeyOptions, RedisFailoverOptions {
@@ -15,18 +23,21 @@ export interface RedisTokenBucketOptions extends RedisKeyOptions, RedisFailoverO
   redis: RedisClient;
   /** Names the bucket; every process using the same key (and prefix) shares it. */
   key: string;
-  /** Tokens added per second, continuously (> 0). */
+  /** Tokens added per second, continuously (> 0 and at most 10^6, the resolution of Redis `TIME`). */
   ratePerSec: number;
   /** Bucket size. */
   burst: number;
 }
 
 /**
- * A token bucket shared by every process through one Redis hash, updated by one Lua script:
+ * A token bucket shared by every process through one Redis key, updated by one Lua script:
  * the same rules as {@link TokenBucket}, with time taken from Redis `TIME` so clients with
- * skewed clocks still agree, the refill time only moving forward, and the key expiring once the
- * bucket would be full again (so idle buckets cost no memory). The key is
- * `<prefix>tb:{<key>}`: hash-tagged, so it works on Redis Cluster.
+ * skewed clocks still agree, the stored time only moving forward, and the key expiring once the
+ * bucket would be full again (so idle buckets cost no memory). The key holds one number, the
+ * time at which the bucket will be full again (GCRA's "theoretical arrival time"): that makes
+ * the same decisions as a (tokens, last refill) pair for a GET and a SET instead of a hash read,
+ * a hash write and a PEXPIRE. The key is `<prefix>tb:{<key>}`: hash-tagged, so it works on Redis
+ * Cluster.
  *
  * When Redis fails or is slower than `timeoutMs`, `failPolicy` decides: `failOpen`,
  * `failClosed`, or `local` (an in-process {@link TokenBucket} with the same rate and burst)
@@ -47,24 +58,39 @@ export class RedisTokenBucket {
   private readonly redis: RedisClient;
   private readonly failover: RedisFailover;
   private local: TokenBucket | undefined;
-  // arguments preformatted once: the per-call cost is what the benchmark measures
+  // arguments and callbacks of allow() made once: the per-call cost is what the benchmark measures
   private readonly keys: readonly string[];
-  private readonly rateArg: string;
+  private readonly intervalArg: string;
   private readonly burstArg: string;
+  private readonly fullArg: string;
   private readonly allowOne: readonly string[];
+  private readonly sendOne: () => Promise<Answer>;
+  private readonly recoverOne: (error: unknown) => Promise<Answer> | undefined;
+  private readonly fallbackOne: () => RateLimitResult;
 
   constructor(options: RedisTokenBucketOptions) {
     if (options?.redis == null) throw new InvalidArgumentError('redis', 'an ioredis client', options?.redis);
     this.redis = options.redis;
     const key = assertNonEmptyString('key', options.key);
     this.ratePerSec = assertFinite('ratePerSec', options.ratePerSec, Number.MIN_VALUE);
+    if (this.ratePerSec > MAX_REDIS_RATE) {
+      throw new InvalidArgumentError('ratePerSec', `a number <= ${MAX_REDIS_RATE} (Redis TIME resolves microseconds)`, options.ratePerSec);
+    }
     this.burst = assertInteger('burst', options.burst, 1);
+    const fullMs = Math.ceil((this.burst * 1000) / this.ratePerSec) + 1;
+    if (!Number.isSafeInteger(fullMs)) {
+      throw new InvalidArgumentError('ratePerSec', `a rate that refills burst (${this.burst}) within 2^53 ms`, options.ratePerSec);
+    }
     this.redisKey = `${options.prefix ?? 'gk:'}tb:${hashTag(key)}`;
     this.failover = new RedisFailover(options);
     this.keys = [this.redisKey];
-    this.rateArg = String(this.ratePerSec);
+    this.intervalArg = String(1000 / this.ratePerSec);
     this.burstArg = String(this.burst);
-    this.allowOne = [this.rateArg, this.burstArg, '1', '0'];
+    this.fullArg = String(fullMs);
+    this.allowOne = [this.intervalArg, this.burstArg, '1', this.fullArg];
+    this.sendOne = () => script.evalsha(this.redis, this.keys, this.allowOne);
+    this.recoverOne = (error) => this.recover(error, this.allowOne);
+    this.fallbackOne = () => this.fallbackAllow(1);
   }
 
   /** What happens while Redis is unreachable. */
@@ -80,9 +106,14 @@ export class RedisTokenBucket {
   /** Takes `n` tokens if the shared bucket has them now; never waits. */
   allow(n = 1): Promise<RateLimitResult> {
     if (n !== 1 && !(Number.isInteger(n) && n >= 0)) return Promise.reject(new InvalidArgumentError('n', 'an integer >= 0', n));
-    const args = n === 1 ? this.allowOne : [this.rateArg, this.burstArg, String(n), '0'];
-    // plain .then, not async/await: one promise fewer per call on the hot path
-    return this.failover.run(() => script.run(this.redis, this.keys, args)).then((r) => (r !== undefined ? toResult(r) : this.fallbackAllow(n)));
+    if (n === 1) return this.failover.run(this.sendOne, toResult, this.fallbackOne, this.recoverOne);
+    const args = [this.intervalArg, this.burstArg, String(n), this.fullArg];
+    return this.failover.run(
+      () => script.evalsha(this.redis, this.keys, args),
+      toResult,
+      () => this.fallbackAllow(n),
+      (error) => this.recover(error, args),
+    );
   }
 
   /**
@@ -101,7 +132,12 @@ export class RedisTokenBucket {
     if (scope.signal?.aborted) throw scope.signal.reason;
     const deadline = deadlineOf(options);
     const maxWait = deadline === undefined ? 1e15 : Math.max(0, Math.floor(deadline - clock.now()));
-    const r = await this.failover.run(() => script.run(this.redis, this.keys, [this.rateArg, this.burstArg, String(n), String(maxWait)]));
+    const args = [this.intervalArg, this.burstArg, String(n), this.fullArg, String(maxWait)];
+    const r = await this.failover.run(
+      () => script.run(this.redis, this.keys, args),
+      (answer): [number, number, number] => (typeof answer === 'number' ? [1, answer, 0] : answer),
+      () => undefined,
+    );
     if (r === undefined) {
       if (this.failover.policy === 'failOpen') return;
       if (this.failover.policy === 'failClosed') throw new RateLimiterUnavailableError(this.redisKey);
@@ -117,6 +153,11 @@ export class RedisTokenBucket {
   /** Subscribes to `redisError`, `degraded` or `recovered`; returns an unsubscribe function. */
   on<K extends keyof RedisLimiterEvents>(event: K, listener: (e: RedisLimiterEvents[K]) => void): () => void {
     return this.failover.on(event, listener);
+  }
+
+  /** EVALSHA answered NOSCRIPT (restart, SCRIPT FLUSH, new node): send it with the EVAL fallback. */
+  private recover(error: unknown, args: readonly ScriptArg[]): Promise<Answer> | undefined {
+    return isNoScriptError(error) ? script.run(this.redis, this.keys, args) : undefined;
   }
 
   private fallbackAllow(n: number): RateLimitResult {
@@ -138,7 +179,9 @@ export class RedisTokenBucket {
   }
 }
 
-function toResult([allowed, remaining, waitMs]: [number, number, number]): RateLimitResult {
+function toResult(answer: Answer): RateLimitResult {
+  if (typeof answer === 'number') return { allowed: true, remaining: answer, retryAfterMs: 0, source: 'redis' };
+  const [allowed, remaining, waitMs] = answer;
   return {
     allowed: allowed === 1,
     remaining,
