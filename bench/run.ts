@@ -3,6 +3,7 @@
  * `npm run bench -- <suite>` → one suite (`bench/<suite>.bench.ts`)
  * Flags: `--short` (CI mode: short timings), `--update-baseline` (write bench/baseline/<suite>.json).
  * Each suite prints a table and writes bench/results/<suite>.json.
+ * Suites import the built packages (`dist/`, as users do): the npm scripts build first.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

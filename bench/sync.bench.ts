@@ -8,6 +8,8 @@ import { defineSuite } from './harness/suite.js';
  * Mutex and Semaphore vs async-mutex, ErrGroup with a limit vs p-limit. Every task awaits as a
  * user would; "contending" tasks hold the lock across an `await` so waiters really queue. Both
  * sides release explicitly (`using` adds the transpiler's disposal helpers, the same for any lock).
+ * The two `ceiling` rows run the same loops with no lock logic at all (one await of a fresh
+ * permit where the acquire was): the most a permit-returning lock can reach in this harness.
  */
 export default defineSuite({
   reference: 'async-mutex: Semaphore(4) acquire+release',
@@ -52,6 +54,29 @@ export default defineSuite({
       },
       { peer: 'async-mutex', batch: SEQ },
     );
+    // No lock logic at all, only what any acquire returning a fresh permit costs: one object and
+    // one awaited promise. No such lock can run faster than this row, so it bounds the ratio any
+    // permit-returning lock (async-mutex's returns a fresh [value, releaser] too) can reach here.
+    let held = 0;
+    const freePermit = () => ({
+      release() {
+        held--;
+      },
+    });
+    b.add(
+      'ceiling: no lock logic, await Promise.resolve(fresh permit)',
+      async () => {
+        for (let i = 0; i < SEQ; i++) {
+          held++;
+          const permit = await Promise.resolve(freePermit());
+          permit.release();
+        }
+      },
+      { batch: SEQ, unguarded: 'harness ceiling: measures no gopherkit code' },
+    );
+    b.defer(() => {
+      if (held !== 0) throw new Error(`ceiling rows: ${held} permits never released`);
+    });
     const s4 = new Semaphore(4);
     b.add(
       'Semaphore(4): acquire+release',
@@ -108,6 +133,20 @@ export default defineSuite({
         );
       },
       { peer: 'async-mutex', batch: CONTENDERS },
+    );
+    b.add(
+      `ceiling: no lock logic, ${CONTENDERS} tasks awaiting a fresh permit (per task)`,
+      async () => {
+        await Promise.all(
+          Array.from({ length: CONTENDERS }, async () => {
+            held++;
+            const permit = await Promise.resolve(freePermit());
+            await null;
+            permit.release();
+          }),
+        );
+      },
+      { batch: CONTENDERS, unguarded: 'harness ceiling: measures no gopherkit code' },
     );
     b.add(
       `Semaphore(4): ${CONTENDERS} contending (per acquire)`,
