@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock/index.js';
 import type { WaitOptions } from '../context/index.js';
-import { Guard, type LockGuard, runHolding } from './guard.js';
+import { type LockGuard, newGuard, runHolding } from './guard.js';
 import type { SyncOptions } from './options.js';
 import { rejectIfAborted, WaiterQueue } from './waiter-queue.js';
 
@@ -42,7 +42,7 @@ export class Mutex {
       const aborted = rejectIfAborted(options, this.clock);
       if (aborted) return aborted;
       this.held = true;
-      return Promise.resolve(new Guard(this.unlockFn));
+      return Promise.resolve(newGuard(this.unlockFn));
     }
     return this.queue.enqueue(1, 0, undefined, options, this.clock);
   }
@@ -51,7 +51,7 @@ export class Mutex {
   tryLock(): LockGuard | undefined {
     if (this.held) return undefined;
     this.held = true;
-    return new Guard(this.unlockFn);
+    return newGuard(this.unlockFn);
   }
 
   /** Runs `fn` holding the lock and releases it when `fn` settles, whatever the outcome. */
@@ -72,6 +72,6 @@ export class Mutex {
   private unlock(): void {
     const next = this.queue.head;
     if (next === undefined) this.held = false;
-    else this.queue.grant(next, new Guard(this.unlockFn)); // hand-off: stays held, no barging
+    else this.queue.grant(next, newGuard(this.unlockFn)); // hand-off: stays held, no barging
   }
 }

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../clock/index.js';
 import type { WaitOptions } from '../context/index.js';
-import { Guard, type LockGuard, runHolding } from './guard.js';
+import { type LockGuard, newGuard, runHolding } from './guard.js';
 import type { SyncOptions } from './options.js';
 import { rejectIfAborted, WaiterQueue } from './waiter-queue.js';
 
@@ -43,7 +43,7 @@ export class RWMutex {
       const aborted = rejectIfAborted(options, this.clock);
       if (aborted) return aborted;
       this.readers++;
-      return Promise.resolve(new Guard(this.runlockFn));
+      return Promise.resolve(newGuard(this.runlockFn));
     }
     return this.queue.enqueue(0, READ, undefined, options, this.clock, this.pumpFn);
   }
@@ -54,7 +54,7 @@ export class RWMutex {
       const aborted = rejectIfAborted(options, this.clock);
       if (aborted) return aborted;
       this.writer = true;
-      return Promise.resolve(new Guard(this.unlockFn));
+      return Promise.resolve(newGuard(this.unlockFn));
     }
     return this.queue.enqueue(0, WRITE, undefined, options, this.clock, this.pumpFn);
   }
@@ -63,14 +63,14 @@ export class RWMutex {
   tryRLock(): LockGuard | undefined {
     if (this.writer || this.queue.length !== 0) return undefined;
     this.readers++;
-    return new Guard(this.runlockFn);
+    return newGuard(this.runlockFn);
   }
 
   /** The write guard if the lock is entirely free and nobody waits, else `undefined`. */
   tryLock(): LockGuard | undefined {
     if (this.writer || this.readers !== 0 || this.queue.length !== 0) return undefined;
     this.writer = true;
-    return new Guard(this.unlockFn);
+    return newGuard(this.unlockFn);
   }
 
   /** Runs `fn` under a read lock. */
@@ -106,11 +106,11 @@ export class RWMutex {
       if (head.tag === WRITE) {
         if (this.readers !== 0) return;
         this.writer = true;
-        this.queue.grant(head, new Guard(this.unlockFn));
+        this.queue.grant(head, newGuard(this.unlockFn));
         return;
       }
       this.readers++;
-      this.queue.grant(head, new Guard(this.runlockFn));
+      this.queue.grant(head, newGuard(this.runlockFn));
     }
   }
 }

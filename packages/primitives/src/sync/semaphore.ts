@@ -18,20 +18,27 @@ export interface Permit extends Disposable {
   release(): void;
 }
 
-class SemaphorePermit implements Permit {
-  released = false;
-  constructor(
-    private readonly give: (weight: number) => void,
-    readonly weight: number,
-  ) {}
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.give(this.weight);
-  }
-  [Symbol.dispose](): void {
-    this.release();
-  }
+const GIVE = Symbol('give');
+
+interface PermitObject extends Permit {
+  released: boolean;
+  readonly [GIVE]: (weight: number) => void;
+}
+
+function releasePermit(this: PermitObject): void {
+  if (this.released) return;
+  this.released = true;
+  this[GIVE](this.weight);
+}
+
+function disposePermit(this: PermitObject): void {
+  this.release();
+}
+
+/** A plain object, not a class instance: see `newGuard` in guard.ts for why (promise resolution speed). */
+function newPermit(give: (weight: number) => void, weight: number): Permit {
+  const permit: PermitObject = { weight, released: false, [GIVE]: give, release: releasePermit, [Symbol.dispose]: disposePermit };
+  return permit;
 }
 
 /**
@@ -74,7 +81,7 @@ export class Semaphore {
         if (aborted) return aborted;
       }
       this.inUse += weight;
-      return Promise.resolve(new SemaphorePermit(this.giveFn, weight));
+      return Promise.resolve(newPermit(this.giveFn, weight));
     }
     return this.queue.enqueue(weight, 0, undefined, options, this.clock, this.pumpFn);
   }
@@ -84,7 +91,7 @@ export class Semaphore {
     if (weight !== 1) assertInteger('weight', weight, 1, this.size);
     if (this.queue.length !== 0 || this.size - this.inUse < weight) return undefined;
     this.inUse += weight;
-    return new SemaphorePermit(this.giveFn, weight);
+    return newPermit(this.giveFn, weight);
   }
 
   /** Runs `fn` holding `weight` tokens and returns them when `fn` settles. */
@@ -107,7 +114,7 @@ export class Semaphore {
       const head = this.queue.head;
       if (head === undefined || this.size - this.inUse < head.weight) return;
       this.inUse += head.weight;
-      this.queue.grant(head, new SemaphorePermit(this.giveFn, head.weight));
+      this.queue.grant(head, newPermit(this.giveFn, head.weight));
     }
   }
 }
