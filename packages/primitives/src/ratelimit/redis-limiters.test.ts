@@ -85,7 +85,7 @@ describe('RedisTokenBucket', () => {
 
   it('expires between 1 and 2 × burst / rate after the bucket is full again, setting the TTL only when needed', async () => {
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 10, burst: 10 });
-    const fullMs = 1001; // ceil(burst / rate in ms) + 1
+    const fullMs = 1000; // burst / rate, in ms
     const lifetime = async () => {
       // ms the key outlives the moment the bucket is full again
       const [pttl, tat, now] = await Promise.all([redis.pttl(b.redisKey), redis.get(b.redisKey), redisNow()]);
@@ -115,7 +115,7 @@ describe('RedisTokenBucket', () => {
   });
 
   it('many calls in one slot set the expiry once (KEEPTTL), and the key still lives until full', async () => {
-    // fullMs = 10^9 + 1 (11.6 days): 21 calls move tat by 21 ms, so they stay in one slot unless
+    // full = burst / rate = 10^9 ms (11.6 days): 21 calls move tat by 21 ms, so they stay in one slot unless
     // the first lands within 21 ms of a slot's end (odds 2 × 10^-8)
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1_000_000 });
     await b.allow();
@@ -123,8 +123,8 @@ describe('RedisTokenBucket', () => {
     for (let i = 0; i < 20; i++) await b.allow();
     expect(await redis.pexpiretime(b.redisKey)).toBe(first); // same slot: the expiry did not move
     const tat = Number(await redis.get(b.redisKey)) + 1_700_000_000_000; // Unix ms
-    expect(first).toBeGreaterThan(tat + 1_000_000_001);
-    expect(first).toBeLessThanOrEqual(tat + 2 * 1_000_000_001);
+    expect(first).toBeGreaterThan(tat + 1_000_000_000);
+    expect(first).toBeLessThanOrEqual(tat + 2_000_000_001);
   });
 
   it('n > burst can never succeed; bad options are typed errors', async () => {

@@ -62,7 +62,6 @@ export class RedisTokenBucket {
   private readonly keys: readonly string[];
   private readonly intervalArg: string;
   private readonly burstArg: string;
-  private readonly fullArg: string;
   private readonly allowOne: readonly string[];
   private readonly sendOne: () => Promise<Answer>;
   private readonly recoverOne: (error: unknown) => Promise<Answer> | undefined;
@@ -86,8 +85,7 @@ export class RedisTokenBucket {
     this.keys = [this.redisKey];
     this.intervalArg = String(1000 / this.ratePerSec);
     this.burstArg = String(this.burst);
-    this.fullArg = String(fullMs);
-    this.allowOne = [this.intervalArg, this.burstArg, '1', this.fullArg];
+    this.allowOne = [this.intervalArg, this.burstArg];
     this.sendOne = () => script.evalsha(this.redis, this.keys, this.allowOne);
     this.recoverOne = (error) => this.recover(error, this.allowOne);
     this.fallbackOne = () => this.fallbackAllow(1);
@@ -107,7 +105,7 @@ export class RedisTokenBucket {
   allow(n = 1): Promise<RateLimitResult> {
     if (n !== 1 && !(Number.isInteger(n) && n >= 0)) return Promise.reject(new InvalidArgumentError('n', 'an integer >= 0', n));
     if (n === 1) return this.failover.run(this.sendOne, toResult, this.fallbackOne, this.recoverOne);
-    const args = [this.intervalArg, this.burstArg, String(n), this.fullArg];
+    const args = [this.intervalArg, this.burstArg, String(n)];
     return this.failover.run(
       () => script.evalsha(this.redis, this.keys, args),
       toResult,
@@ -132,7 +130,7 @@ export class RedisTokenBucket {
     if (scope.signal?.aborted) throw scope.signal.reason;
     const deadline = deadlineOf(options);
     const maxWait = deadline === undefined ? 1e15 : Math.max(0, Math.floor(deadline - clock.now()));
-    const args = [this.intervalArg, this.burstArg, String(n), this.fullArg, String(maxWait)];
+    const args = [this.intervalArg, this.burstArg, String(n), String(maxWait)];
     const r = await this.failover.run(
       () => script.run(this.redis, this.keys, args),
       (answer): [number, number, number] => (typeof answer === 'number' ? [1, answer, 0] : answer),
