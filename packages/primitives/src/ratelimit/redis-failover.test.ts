@@ -157,3 +157,27 @@ describe('while Redis is down', () => {
     redis.disconnect();
   }, 30_000);
 });
+
+describe('a client that throws instead of rejecting', () => {
+  it('counts as a failed call: the policy answers, redisError fires, and no call is left in flight', async () => {
+    const clock = new ManualClock(0);
+    const broken = {
+      evalsha() {
+        throw new Error('client is closed');
+      },
+      eval() {
+        throw new Error('client is closed');
+      },
+    };
+    const bucket = new RedisTokenBucket({ redis: broken as never, key: 'throws', ratePerSec: 1, burst: 2, timeoutMs: 100, clock });
+    const events: string[] = [];
+    bucket.on('redisError', (e) => events.push(`error:${(e.error as Error).message}`));
+    bucket.on('degraded', (e) => events.push(`degraded:${e.policy}`));
+    expect(await bucket.allow()).toMatchObject({ source: 'local', allowed: true });
+    expect(events).toEqual(['error:client is closed', 'degraded:local']);
+    // the watchdog finds nothing left to time out: no second error, no timer left pending
+    await clock.advance(1_000);
+    expect(events).toHaveLength(2);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

@@ -174,7 +174,15 @@ export class RedisFailover {
       const pending = new PendingCall(this, this.clock.now(), probe, resolve, reject, map, fallback, recover);
       this.link(pending);
       this.watch();
-      call().then(pending.answer, pending.retryOrFail);
+      let sent: Promise<R>;
+      try {
+        sent = call();
+      } catch (error) {
+        // a client that throws instead of rejecting (closed, misconfigured) is a failed call too
+        pending.retryOrFail(error);
+        return;
+      }
+      sent.then(pending.answer, pending.retryOrFail);
     });
   }
 
