@@ -319,6 +319,33 @@ describe('Pool waiting: timeouts, signals, deadlines', () => {
     (await p).release();
     expect(pool.stats()).toMatchObject({ waitCount: 1, waitDurationMs: 250 });
   });
+
+  it('counts waits that end without a resource too (timeout, abort, close), as database/sql does', async () => {
+    const { clock, pool, held } = await busyPool({ acquireTimeoutMs: 100 });
+    const timedOut = pool.acquire().catch((e: unknown) => e);
+    expect(pool.stats()).toMatchObject({ waitCount: 1, waitDurationMs: 0 }); // counted when the wait starts
+    await clock.advance(100);
+    expect(await timedOut).toBeInstanceOf(PoolTimeoutError);
+    const ac = new AbortController();
+    const aborted = pool.acquire({ signal: ac.signal }).catch((e: unknown) => e);
+    await clock.advance(30);
+    ac.abort(new Error('caller left'));
+    expect(((await aborted) as Error).message).toBe('caller left');
+    expect(pool.stats()).toMatchObject({ waitCount: 2, waitDurationMs: 130, waiting: 0 });
+    const served = pool.acquire();
+    await clock.advance(20);
+    held.release(); // hands the resource to the waiter: a served wait of 20 ms
+    (await served).release();
+    expect(pool.stats()).toMatchObject({ waitCount: 3, waitDurationMs: 150 });
+    const holder = await pool.acquire(); // the idle resource: no wait
+    const stuck = pool.acquire().catch((e: unknown) => e);
+    await clock.advance(10);
+    const closing = pool.close();
+    expect(await stuck).toBeInstanceOf(PoolClosedError);
+    holder.release();
+    await closing;
+    expect(pool.stats()).toMatchObject({ waitCount: 4, waitDurationMs: 160 });
+  });
 });
 
 describe('Pool lifetimes, idle limits, validation', () => {

@@ -57,9 +57,12 @@ export interface PoolStats {
   creating: number;
   /** Callers waiting right now. */
   waiting: number;
-  /** Acquires that had to wait because all `max` resources were taken, ever (WaitCount). */
+  /**
+   * Acquires that had to wait because all `max` resources were taken, ever (WaitCount): counted
+   * when the wait starts, so waits that time out, are aborted or fail count too, as in database/sql.
+   */
   waitCount: number;
-  /** Total time acquires spent waiting (WaitDuration). */
+  /** Total time those acquires spent waiting, however each wait ended (WaitDuration). */
   waitDurationMs: number;
   /** Destroyed because `maxIdle` was reached (MaxIdleClosed). */
   maxIdleClosed: number;
@@ -131,7 +134,7 @@ interface Waiter<T> {
   resolve(lease: PoolLease<T>): void;
   reject(error: unknown): void;
   enqueuedAt: number;
-  /** Queued while the pool was at `max`: counts in waitCount (as database/sql counts). */
+  /** Queued while the pool was at `max`: counts in waitCount and waitDurationMs (as database/sql counts). */
   atCapacity: boolean;
   done(): void;
 }
@@ -294,7 +297,7 @@ class ResourcePool<T> implements Pool<T> {
     if (options === undefined && this.opts.acquireTimeoutMs === undefined) {
       // nothing can cancel this wait: skip the signal and timer plumbing
       return new Promise<PoolLease<T>>((resolve, reject) => {
-        this.waiters.push({ resolve, reject, enqueuedAt: this.clock.now(), atCapacity: this.atCapacity(), done: noop });
+        this.waiters.push(this.waiter(resolve, reject, noop));
         this.dispatch();
       });
     }
@@ -307,22 +310,16 @@ class ResourcePool<T> implements Pool<T> {
         return;
       }
       let timer: ClockTimer | undefined;
-      const waiter: Waiter<T> = {
-        resolve,
-        reject,
-        enqueuedAt: this.clock.now(),
-        atCapacity: this.atCapacity(),
-        done: () => {
-          scope.dispose();
-          signal?.removeEventListener('abort', onAbort);
-          this.clock.clearTimeout(timer);
-        },
-      };
+      const waiter = this.waiter(resolve, reject, () => {
+        scope.dispose();
+        signal?.removeEventListener('abort', onAbort);
+        this.clock.clearTimeout(timer);
+      });
       const leave = (error: unknown) => {
         const i = this.waiters.indexOf(waiter);
         if (i < 0) return;
         this.waiters.splice(i, 1);
-        waiter.done();
+        this.endWait(waiter);
         reject(error);
       };
       const onAbort = () => leave(signal?.reason);
@@ -338,6 +335,19 @@ class ResourcePool<T> implements Pool<T> {
       this.waiters.push(waiter);
       this.dispatch();
     });
+  }
+
+  /** A new waiter; one queued while the pool is at `max` counts in waitCount now (database/sql counts on entry). */
+  private waiter(resolve: Waiter<T>['resolve'], reject: Waiter<T>['reject'], done: () => void): Waiter<T> {
+    const atCapacity = this.atCapacity();
+    if (atCapacity) this.counters.waitCount++;
+    return { resolve, reject, enqueuedAt: this.clock.now(), atCapacity, done };
+  }
+
+  /** Ends a wait however it ended (served, timed out, aborted, failed, closed): cleanup and WaitDuration. */
+  private endWait(waiter: Waiter<T>): void {
+    waiter.done();
+    if (waiter.atCapacity) this.counters.waitDurationMs += this.clock.now() - waiter.enqueuedAt;
   }
 
   private atCapacity(): boolean {
@@ -406,7 +416,7 @@ class ResourcePool<T> implements Pool<T> {
       const stranded = this.waiters.length - this.idle.length - this.validating;
       for (let i = 0; i < stranded && this.waiters.length > 0; i++) {
         const w = this.waiters.pop() as Waiter<T>;
-        w.done();
+        this.endWait(w);
         w.reject(failed);
       }
     }
@@ -446,11 +456,7 @@ class ResourcePool<T> implements Pool<T> {
   }
 
   private serve(waiter: Waiter<T>, entry: Entry<T>): void {
-    waiter.done();
-    if (waiter.atCapacity) {
-      this.counters.waitCount++;
-      this.counters.waitDurationMs += this.clock.now() - waiter.enqueuedAt;
-    }
+    this.endWait(waiter);
     waiter.resolve(this.lend(entry));
   }
 
@@ -531,7 +537,7 @@ class ResourcePool<T> implements Pool<T> {
     this.clock.clearTimeout(this.backoffTimer);
     this.clock.clearTimeout(this.reapTimer);
     for (const w of this.waiters.splice(0)) {
-      w.done();
+      this.endWait(w);
       w.reject(new PoolClosedError());
     }
     for (const entry of this.idle.splice(0)) this.discard(entry);
