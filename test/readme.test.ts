@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type RedisServer, startRedis } from '@gopherkit/testkit';
+import { createTestDatabase, type RedisServer, startRedis, type TestDatabase } from '@gopherkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -43,12 +43,20 @@ function examples(file: string): { title: string; code: string; output: string }
   });
 }
 
-describe.each(['packages/primitives/README.md'])('%s examples', (file) => {
+/** The package READMEs: primitives needs Redis; patterns needs Redis and a MySQL database of its own. */
+describe.each([
+  { file: 'packages/primitives/README.md', mysql: false },
+  { file: 'packages/patterns/README.md', mysql: true },
+])('$file examples', ({ file, mysql }) => {
   let redis: RedisServer;
+  let db: TestDatabase | null = null;
   beforeAll(async () => {
     redis = await startRedis();
+    // a fresh database: the outbox example's relay publishes every pending row it finds
+    if (mysql) db = await createTestDatabase({ prefix: 'gk_readme', migrate: false, connectionLimit: 1 });
   });
   afterAll(async () => {
+    await db?.drop();
     await redis?.stop();
   });
 
@@ -56,7 +64,14 @@ describe.each(['packages/primitives/README.md'])('%s examples', (file) => {
   it('has examples, each with its output', () => {
     expect(list.length).toBeGreaterThan(0);
   });
-  it.each(list.map((e) => [e.title, e] as const))('%s', async (_title, example) => {
-    expect((await runExample(example.code, { REDIS_URL: redis.url })).trim()).toBe(example.output.trim());
-  });
+  for (const example of list) {
+    it(example.title, async (ctx) => {
+      const env: Record<string, string> = { REDIS_URL: redis.url };
+      if (mysql && example.code.includes('MYSQL_URL')) {
+        if (db === null) return ctx.skip('no MySQL (see the [testkit] line above)');
+        env.MYSQL_URL = db.url;
+      }
+      expect((await runExample(example.code, env)).trim()).toBe(example.output.trim());
+    });
+  }
 });
