@@ -61,6 +61,12 @@ export interface RelayBatchResult {
 
 /** Events of {@link OutboxRelay}; hook metrics and logs here. */
 export interface OutboxRelayEvents {
+  /**
+   * The publisher accepted these records (they reached the broker). Delivery is at least once: if
+   * the relay's lease was taken over before it could mark them, they are in this list and will be
+   * published again by the new owner (`runOnce()` reports how many as `lostLease`), so count
+   * deliveries here, not distinct messages.
+   */
   published: (records: readonly OutboxRecord[]) => void;
   retrying: (record: OutboxRecord, error: Error, nextAttemptAt: number) => void;
   dead: (record: OutboxRecord, error: Error) => void;
