@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { background, Canceled, withCancel } from '../context/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
@@ -183,6 +184,16 @@ describe('select: blocking', () => {
 });
 
 describe('select: done arms and cancellation', () => {
+  it('a select won by a channel removes its listener from the done arm signal', async () => {
+    const ac = new AbortController(); // a long-lived signal, e.g. the server's shutdown
+    const ch = new Channel<number>();
+    for (let i = 0; i < 20; i++) {
+      const s = select([recvCase(ch), doneCase(ac.signal)]);
+      ch.trySend(i);
+      await s;
+    }
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
   it('a Context done arm wins when the context is cancelled, with ctx.err()', async () => {
     const ch = new Channel<number>();
     const [ctx, cancel] = withCancel(background());

@@ -153,6 +153,21 @@ describe('timer', () => {
 });
 
 describe('tick', () => {
+  it('a late fire delivers one tick to a waiting receiver, not one per missed period', async () => {
+    const clock = new ManualClock();
+    const t = tick(100, { clock });
+    let received = 0;
+    let running = true;
+    const loop = (async () => {
+      while (running && (await t.c.recv()).ok) received++;
+    })();
+    clock.setTime(350); // three periods late
+    await clock.advance(0);
+    expect(received).toBe(1);
+    running = false;
+    t.stop();
+    void loop;
+  });
   it('ticks every period on a fixed grid', async () => {
     const clock = new ManualClock();
     const t = tick(100, { clock });

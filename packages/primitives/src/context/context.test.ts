@@ -46,6 +46,15 @@ describe('background and todo', () => {
 });
 
 describe('withCancel', () => {
+  it('cancel reaches every descendant, through value contexts, not only direct children', () => {
+    const [root, cancel] = withCancel(background());
+    const [a] = withCancel(root);
+    const [b] = withCancel(withValue(a, createContextKey<number>('k'), 1));
+    const [c] = withCancel(b);
+    cancel();
+    expect([a.err(), b.err(), c.err()]).toEqual([Canceled, Canceled, Canceled]);
+    expect(c.signal.aborted).toBe(true);
+  });
   it('err() is null until cancelled, then Canceled forever; cancel is idempotent', async () => {
     const [ctx, cancel] = withCancel(background());
     expect(ctx.err()).toBeNull();

@@ -168,6 +168,52 @@ describe('new ErrGroup()', () => {
 });
 
 describe('ErrGroup.setLimit', () => {
+  it('go() and tryGo() from a task admitted by setLimit queue behind the tasks already waiting', async () => {
+    const g = new ErrGroup();
+    g.setLimit(1);
+    const gate = deferred();
+    const order: string[] = [];
+    let tried: boolean | undefined;
+    void g.go(() => gate.promise);
+    void g.go(() => {
+      order.push('C');
+      void g.go(() => {
+        order.push('E');
+      });
+      tried = g.tryGo(() => {
+        order.push('T');
+      });
+    });
+    void g.go(() => {
+      order.push('D');
+    });
+    g.setLimit(3);
+    gate.resolve();
+    await g.wait();
+    expect(order).toEqual(['C', 'D', 'E']);
+    expect(tried).toBe(false);
+  });
+  it('an aborted go() queued ahead of another never runs; the one behind it still does', async () => {
+    const g = new ErrGroup();
+    g.setLimit(1);
+    const gate = deferred();
+    void g.go(() => gate.promise);
+    const ac = new AbortController();
+    let abortedRan = false;
+    let behindRan = false;
+    const aborted = g.go(() => {
+      abortedRan = true;
+    }, ac);
+    const behind = g.go(() => {
+      behindRan = true;
+    });
+    ac.abort('left');
+    await expect(aborted).rejects.toBe('left');
+    gate.resolve();
+    await behind;
+    await g.wait();
+    expect([abortedRan, behindRan]).toEqual([false, true]);
+  });
   it('never runs more than the limit; go() resolves when its task is admitted, in call order', async () => {
     const g = new ErrGroup();
     g.setLimit(2);

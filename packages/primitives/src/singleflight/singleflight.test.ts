@@ -201,4 +201,67 @@ describe('SingleFlight', () => {
     expect(sf.size).toBe(0);
     expect(await sf.do('k', () => 5)).toEqual({ value: 5, shared: false });
   });
+  it('an error reaches waiters that passed a signal or a deadline too', async () => {
+    const sf = new SingleFlight<string, string>();
+    const d = deferred<string>();
+    const boom = new Error('db down');
+    const first = sf.do('k', () => d.promise, { signal: new AbortController().signal });
+    const second = sf.do('k', () => 'unused', { deadline: Date.now() + 60_000 });
+    d.reject(boom);
+    await expect(first).rejects.toBe(boom);
+    await expect(second).rejects.toBe(boom);
+  });
+  it('after forget, the old flight failing leaves the new flight in place', async () => {
+    const sf = new SingleFlight<string, string>();
+    const old = deferred<string>();
+    const next = deferred<string>();
+    let calls = 0;
+    const o = sf.do('k', () => {
+      calls++;
+      return old.promise;
+    });
+    sf.forget('k');
+    const n1 = sf.do('k', () => {
+      calls++;
+      return next.promise;
+    });
+    old.reject(new Error('old failed'));
+    await expect(o).rejects.toThrow('old failed');
+    const n2 = sf.do('k', () => {
+      calls++;
+      return next.promise;
+    }); // joins the new flight
+    expect(calls).toBe(2);
+    next.resolve('v');
+    expect([(await n1).value, (await n2).shared]).toEqual(['v', true]);
+  });
+  it('after forget, every old caller leaving leaves the new flight in place', async () => {
+    const sf = new SingleFlight<string, string>();
+    const old = deferred<string>();
+    const next = deferred<string>();
+    let calls = 0;
+    const ac = new AbortController();
+    const o = sf.do(
+      'k',
+      () => {
+        calls++;
+        return old.promise;
+      },
+      ac,
+    );
+    sf.forget('k');
+    const n1 = sf.do('k', () => {
+      calls++;
+      return next.promise;
+    });
+    ac.abort('left');
+    await expect(o).rejects.toBe('left');
+    const n2 = sf.do('k', () => {
+      calls++;
+      return next.promise;
+    });
+    expect(calls).toBe(2);
+    next.resolve('v');
+    expect([(await n1).value, (await n2).shared]).toEqual(['v', true]);
+  });
 });

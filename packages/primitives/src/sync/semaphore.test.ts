@@ -8,6 +8,28 @@ import { Semaphore } from './index.js';
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 describe('Semaphore', () => {
+  it('a release that frees too little for the head grants nobody behind it (no overtaking)', async () => {
+    const s = new Semaphore(10);
+    const six = await s.acquire(6);
+    const two = await s.acquire(2);
+    const granted: string[] = [];
+    const big = s.acquire(5).then((p) => {
+      granted.push('big');
+      return p;
+    });
+    const small = s.acquire(1).then((p) => {
+      granted.push('small');
+      return p;
+    });
+    two.release(); // 4 free: enough for `small`, not for the head
+    await tick();
+    expect(granted).toEqual([]);
+    six.release();
+    (await big).release();
+    (await small).release();
+    expect(granted).toEqual(['big', 'small']);
+    expect(s.available).toBe(10);
+  });
   it('rejects bad sizes and weights with typed errors that say what is allowed', () => {
     expect(() => new Semaphore(0)).toThrow(InvalidArgumentError);
     expect(() => new Semaphore(1.5)).toThrow('size must be an integer >= 1, got 1.5');
