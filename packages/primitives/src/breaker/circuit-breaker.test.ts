@@ -111,15 +111,21 @@ describe('CircuitBreaker: half-open', () => {
     return m;
   }
 
-  it('admits at most halfOpenProbes concurrent probes; the rest are refused', async () => {
+  it('admits at most halfOpenProbes concurrent probes; the rest are refused, each with a rejected event', async () => {
     const { breaker } = await halfOpen({ halfOpenProbes: 2 });
+    const rejected: BreakerOpenError[] = [];
+    breaker.on('rejected', (e) => rejected.push(e));
     const gates: (() => void)[] = [];
     const probe = () => new Promise<string>((r) => gates.push(() => r('ok')));
     const a = breaker.execute(probe);
     const b = breaker.execute(probe);
     const c = await breaker.execute(probe).catch((e: unknown) => e);
+    const d = await breaker.execute(probe).catch((e: unknown) => e);
     expect(c).toBeInstanceOf(BreakerOpenError);
     expect((c as BreakerOpenError).state).toBe('half-open');
+    expect(rejected).toHaveLength(2); // one event per refused call, carrying the error the caller got
+    expect(rejected[0]).toBe(c);
+    expect(rejected[1]).toBe(d);
     expect(gates).toHaveLength(2);
     for (const g of gates) g();
     await Promise.all([a, b]);

@@ -39,6 +39,17 @@ describe('KeyedPool', () => {
     expect(pool.close()).toBe(pool.close());
   });
 
+  it('after close(), acquire and use for a key never seen before reject with PoolClosedError and open no new pool', async () => {
+    let created = 0;
+    const pool = createKeyedPool({ maxPerKey: 1, create: async (host: string) => ({ host, n: ++created }) });
+    (await pool.acquire('a')).release();
+    await pool.close();
+    await expect(pool.acquire('a-new-key')).rejects.toBeInstanceOf(PoolClosedError);
+    await expect(pool.use('another-new-key', () => {})).rejects.toBeInstanceOf(PoolClosedError);
+    expect([...pool.stats().keys()]).toEqual(['a']);
+    expect(created).toBe(1);
+  });
+
   it('rejects bad options', () => {
     expect(() => createKeyedPool({ create: async () => ({}), maxPerKey: 2, maxIdlePerKey: 3 })).toThrow('maxIdlePerKey must be an integer in [0, 2], got 3');
   });

@@ -262,6 +262,51 @@ describe('Pool create failures', () => {
     expect(Math.max(...attempts)).toBe(3);
     await pool.close();
   });
+
+  it('a failed create frees its slot before the retry: with no backoff and max 1, the retry runs at once and serves the caller', async () => {
+    let calls = 0;
+    const pool = createPool({
+      max: 1,
+      createBackoffMs: 0,
+      create: async () => {
+        if (++calls === 1) throw new Error('refused');
+        return { calls };
+      },
+    });
+    const p = pool.acquire();
+    await flush();
+    await flush();
+    expect(calls).toBe(2);
+    expect(pool.stats()).toMatchObject({ creating: 0, inUse: 1, createErrors: 1, waiting: 0 });
+    expect((await p).value).toEqual({ calls: 2 });
+  });
+
+  it('when creates give up, the latest callers fail; the earliest stays covered by the idle resource being validated', async () => {
+    let calls = 0;
+    let pass!: () => void;
+    let validating = false;
+    const pool = createPool({
+      max: 2,
+      createAttempts: 1,
+      createBackoffMs: 0,
+      create: async () => {
+        if (++calls > 1) throw new Error('refused');
+        return { id: calls };
+      },
+      validate: () => (validating ? new Promise<boolean>((r) => (pass = () => r(true))) : true),
+    });
+    (await pool.acquire()).release(); // resource 1 is idle
+    validating = true;
+    const first = pool.acquire().catch((e: unknown) => e); // takes resource 1, whose validation is pending
+    const second = pool.acquire().catch((e: unknown) => e); // needs a create, which fails
+    await flush();
+    expect(calls).toBe(2);
+    pass();
+    const [a, b] = await Promise.all([first, second]);
+    expect(b).toBeInstanceOf(PoolCreateError);
+    expect((a as PoolLease<{ id: number }>).value).toEqual({ id: 1 });
+    expect(pool.stats()).toMatchObject({ waiting: 0, inUse: 1 });
+  });
 });
 
 describe('Pool waiting: timeouts, signals, deadlines', () => {
@@ -401,6 +446,75 @@ describe('Pool lifetimes, idle limits, validation', () => {
     expect(f.log).toEqual(['create 1', 'destroy 1', 'create 2']);
     lease.release();
   });
+
+  it('a validate that throws destroys the idle resource, reports destroyError, and the caller gets another', async () => {
+    const f = factory(2);
+    const boom = new Error('ping failed');
+    const pool = createPool({
+      create: f.create,
+      destroy: f.destroy,
+      max: 2,
+      validate: (r) => {
+        if (r.id === 1) throw boom;
+        return true;
+      },
+    });
+    const errors: unknown[] = [];
+    pool.on('destroyError', (e) => errors.push(e.error));
+    (await pool.acquire()).release(); // a fresh resource is not validated
+    const lease = await pool.acquire();
+    expect(lease.value.id).toBe(2);
+    expect(f.log).toEqual(['create 1', 'destroy 1', 'create 2']);
+    expect(errors).toEqual([boom]);
+    lease.release();
+  });
+
+  it('an idle resource past maxLifetimeMs or idleTimeoutMs is never handed out, even before the reaper runs', async () => {
+    for (const limit of [{ maxLifetimeMs: 1_000 }, { idleTimeoutMs: 1_000 }]) {
+      const clock = new ManualClock();
+      const f = factory(1);
+      const pool = createPool({ create: f.create, destroy: f.destroy, max: 1, clock, ...limit });
+      await pool.use(() => {});
+      clock.setTime(1_000); // time moves on, but no timer fires: the reaper has not run
+      expect(pool.stats().idle).toBe(1);
+      const lease = await pool.acquire();
+      expect(lease.value.id).toBe(2);
+      expect(f.log).toEqual(['create 1', 'destroy 1', 'create 2']);
+      expect(pool.stats()).toMatchObject('maxLifetimeMs' in limit ? { maxLifetimeClosed: 1 } : { maxIdleTimeClosed: 1 });
+      lease.release();
+      await pool.close();
+    }
+  });
+
+  it('with validate set, waiters are still served FIFO while idle resources are validated', async () => {
+    const f = factory(2);
+    const pool = createPool({
+      create: f.create,
+      destroy: f.destroy,
+      max: 2,
+      minIdle: 2,
+      validate: async () => {
+        await flush();
+        return true;
+      },
+    });
+    await flush();
+    expect(pool.stats().idle).toBe(2);
+    const order: string[] = [];
+    const leases: PoolLease<Res>[] = [];
+    const acquires = ['a', 'b', 'c'].map((name) =>
+      pool.acquire().then((l) => {
+        order.push(name);
+        leases.push(l);
+      }),
+    );
+    for (let i = 0; i < 10 && order.length < 2; i++) await flush();
+    expect(order).toEqual(['a', 'b']); // both idle resources validated and handed to the first two callers
+    leases[0]?.release(); // straight to the third
+    await Promise.all(acquires);
+    expect(order).toEqual(['a', 'b', 'c']);
+    for (const l of leases.slice(1)) l.release();
+  });
 });
 
 describe('Pool close', () => {
@@ -455,6 +569,18 @@ describe('Pool close', () => {
     release();
     await closing;
     expect(destroyed).toBe(1);
+  });
+
+  it('close() cancels a pending create backoff timer, leaving no timer behind', async () => {
+    const clock = new ManualClock();
+    const pool = createPool({ clock, max: 1, createBackoffMs: 100, create: () => Promise.reject(new Error('refused')) });
+    const p = pool.acquire().catch((e: unknown) => e);
+    await flush();
+    expect(pool.stats().createErrors).toBe(1);
+    expect(clock.pendingTimers).toBe(1); // the backoff before the retry
+    await pool.close();
+    expect(await p).toBeInstanceOf(PoolClosedError);
+    expect(clock.pendingTimers).toBe(0);
   });
 });
 

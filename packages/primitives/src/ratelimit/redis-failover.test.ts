@@ -1,6 +1,7 @@
 import { type RedisServer, startRedisServers } from '@gopherkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/index.js';
+import { DeadlineExceededError } from '../context/index.js';
 import { RateLimiterUnavailableError, type RateLimitSource, type RedisFailPolicy, RedisSlidingWindow, RedisTokenBucket } from './index.js';
 
 // One server of our own that the tests kill and restart while limiters are in use.
@@ -179,5 +180,92 @@ describe('a client that throws instead of rejecting', () => {
     await clock.advance(1_000);
     expect(events).toHaveLength(2);
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+/** A client whose script calls fail with `fail` while `down()` says so, else answer `answer`; counts EVALSHA calls. */
+function fakeRedis(down: () => boolean, answer: unknown = 1) {
+  const client = {
+    evalshaCalls: 0,
+    evalsha() {
+      client.evalshaCalls++;
+      return down() ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(answer);
+    },
+    eval() {
+      return down() ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(answer);
+    },
+  };
+  return client;
+}
+
+describe('degraded mode, with a fake client and a manual clock', () => {
+  it('wait under failPolicy local meters with the local bucket while Redis is down', async () => {
+    const clock = new ManualClock(0);
+    const bucket = new RedisTokenBucket({ redis: fakeRedis(() => true) as never, key: 'wait-local', ratePerSec: 1, burst: 1, clock });
+    await bucket.wait(1); // the burst
+    expect(bucket.degraded).toBe(true);
+    await expect(bucket.wait(1, { deadline: clock.now() + 100 })).rejects.toBeInstanceOf(DeadlineExceededError); // the next token is 1 s away
+    const p = bucket.wait(1);
+    await clock.advance(1_000);
+    await expect(p).resolves.toBeUndefined();
+  });
+
+  it('while degraded, Redis is probed one call at a time, at most once per probeIntervalMs', async () => {
+    const clock = new ManualClock(0);
+    const redis = fakeRedis(() => true);
+    const bucket = new RedisTokenBucket({ redis: redis as never, key: 'probe', ratePerSec: 1, burst: 1_000, probeIntervalMs: 1_000, clock });
+    expect((await bucket.allow()).source).toBe('local'); // fails: degraded from now on
+    expect(redis.evalshaCalls).toBe(1);
+    for (let i = 0; i < 20; i++) expect((await bucket.allow()).source).toBe('local');
+    await clock.advance(999);
+    for (let i = 0; i < 20; i++) await bucket.allow();
+    expect(redis.evalshaCalls).toBe(1); // no probe within the interval
+    await clock.advance(1);
+    const rs = await Promise.all(Array.from({ length: 20 }, () => bucket.allow())); // concurrent: one probe, the rest answered locally
+    expect(rs.every((r) => r.source === 'local')).toBe(true);
+    expect(redis.evalshaCalls).toBe(2);
+    for (let i = 0; i < 20; i++) await bucket.allow();
+    expect(redis.evalshaCalls).toBe(2); // the failed probe starts a new interval
+    await clock.advance(1_000);
+    await bucket.allow();
+    expect(redis.evalshaCalls).toBe(3);
+  });
+
+  it('degraded fires once per outage, however many calls fail, and recovered once when Redis answers', async () => {
+    const clock = new ManualClock(0);
+    let failures = 2;
+    const redis = fakeRedis(() => failures-- > 0, 4);
+    const bucket = new RedisTokenBucket({ redis: redis as never, key: 'events', ratePerSec: 1, burst: 5, probeIntervalMs: 100, clock });
+    const events: string[] = [];
+    bucket.on('degraded', (e) => events.push(`degraded:${e.policy}`));
+    bucket.on('recovered', (e) => events.push(`recovered:${e.degradedMs}`));
+    let errors = 0;
+    bucket.on('redisError', () => errors++);
+    expect((await bucket.allow()).source).toBe('local'); // failure 1: degraded
+    await clock.advance(100);
+    expect((await bucket.allow()).source).toBe('local'); // failure 2, a probe: still the same outage
+    await clock.advance(100);
+    expect((await bucket.allow()).source).toBe('redis'); // the probe answers: recovered
+    expect(errors).toBe(2);
+    expect(events).toEqual(['degraded:local', 'recovered:200']);
+    expect(bucket.degraded).toBe(false);
+  });
+
+  it('the local sliding window lets a call leave exactly windowMs after it was admitted', async () => {
+    const clock = new ManualClock(0);
+    const window = new RedisSlidingWindow({
+      redis: fakeRedis(() => true) as never,
+      key: 'sw-local',
+      limit: 2,
+      windowMs: 1_000,
+      probeIntervalMs: 60_000,
+      clock,
+    });
+    expect((await window.allow(2)).allowed).toBe(true);
+    await clock.advance(999);
+    const refused = await window.allow();
+    expect(refused).toMatchObject({ source: 'local', allowed: false, retryAfterMs: 1 });
+    await clock.advance(1); // the two calls are exactly windowMs old: out of the window
+    expect(await window.allow(2)).toMatchObject({ source: 'local', allowed: true, remaining: 0 });
   });
 });

@@ -165,10 +165,13 @@ describe('RedisTokenBucket', () => {
     expect(done).toBe(true);
   });
 
-  it('survives SCRIPT FLUSH (NOSCRIPT → EVAL fallback)', async () => {
+  it('survives SCRIPT FLUSH (NOSCRIPT → EVAL fallback): Redis itself answers, not the fail policy', async () => {
     const b = new RedisTokenBucket({ redis, prefix, key: key(), ratePerSec: 1, burst: 1 });
     await redis.script('FLUSH');
-    expect((await b.allow()).allowed).toBe(true);
+    const r = await b.allow();
+    expect(r.allowed).toBe(true);
+    expect(r.source).toBe('redis');
+    expect(b.degraded).toBe(false);
   });
 });
 
@@ -185,7 +188,9 @@ describe('RedisSlidingWindow', () => {
     ]);
     expect(rs[3]?.retryAfterMs).toBeGreaterThan(900);
     expect(rs[3]?.retryAfterMs).toBeLessThanOrEqual(1000);
-    expect(await redis.pttl(w.redisKey)).toBeLessThanOrEqual(1000);
+    const pttl = await redis.pttl(w.redisKey);
+    expect(pttl).toBeGreaterThan(0); // the log expires (-1 would be a key kept forever)
+    expect(pttl).toBeLessThanOrEqual(1000);
     expect((await w.allow(4)).retryAfterMs).toBe(Number.POSITIVE_INFINITY);
   });
 
@@ -201,6 +206,27 @@ describe('RedisSlidingWindow', () => {
     expect(refused.retryAfterMs).toBeLessThanOrEqual(1_000); // the aged pair leaves in ≤ 1 s...
     const two = await w.allow(3);
     expect(two.retryAfterMs).toBeGreaterThan(9_000); // ...but 3 slots need one of the fresh calls gone
+  });
+
+  it('a call exactly windowMs old (by Redis TIME) has left the window', async () => {
+    // Redis TIME cannot be frozen: an attempt is conclusive when the script ran in the same ms
+    // as the TIME read before it (checked by a TIME read after it); a few attempts suffice
+    const ms = async () => {
+      const [sec, usec] = await redis.time();
+      return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    };
+    let conclusive = 0;
+    for (let attempt = 0; attempt < 50 && conclusive < 3; attempt++) {
+      const w = new RedisSlidingWindow({ redis, prefix, key: key(), limit: 1, windowMs: 1000 });
+      const before = await ms();
+      await redis.zadd(w.redisKey, before - 1000, 'old');
+      const r = await w.allow();
+      if ((await ms()) !== before) continue;
+      conclusive++;
+      expect(r.allowed).toBe(true);
+      expect(await redis.zscore(w.redisKey, 'old')).toBeNull();
+    }
+    expect(conclusive).toBeGreaterThan(0);
   });
 
   it('many clients at once admit exactly the limit', async () => {

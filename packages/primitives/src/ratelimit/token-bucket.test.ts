@@ -97,6 +97,35 @@ describe('TokenBucket.reserve', () => {
     c.cancel(); // its time has passed: nothing to give back
     expect(bucket.tokens()).toBeCloseTo(2, 9);
   });
+
+  it('cancelling reservations newest first gives every one of them back', () => {
+    const { bucket } = make(10, 1);
+    bucket.allow();
+    const before = bucket.tokens();
+    expect(before).toBeCloseTo(0, 9);
+    const a = bucket.reserve(1); // due at +100
+    const c = bucket.reserve(1); // due at +200
+    c.cancel(); // the newest: nobody counted on it, and the queue end moves back to a's slot
+    expect(bucket.tokens()).toBeCloseTo(-1, 9);
+    a.cancel(); // now the newest again: nobody counts on its token either
+    expect(bucket.tokens()).toBeCloseTo(before, 9);
+    expect(bucket.reserve(1).delayMs).toBeCloseTo(100, 6);
+  });
+
+  it('a cancel exactly at the time to act still gives the tokens back; only a time already past is a no-op (x/time/rate)', async () => {
+    const { bucket, clock } = make(10, 1);
+    bucket.allow();
+    const r = bucket.reserve(1); // due at +100
+    await clock.advance(100);
+    expect(bucket.tokens()).toBeCloseTo(0, 9);
+    r.cancel();
+    expect(bucket.tokens()).toBeCloseTo(1, 9);
+    const late = bucket.reserve(1); // due now: delay 0
+    expect(late.delayMs).toBe(0);
+    await clock.advance(1);
+    late.cancel(); // 1 ms past its time: nothing back
+    expect(bucket.tokens()).toBeCloseTo(0.01, 9);
+  });
 });
 
 describe('TokenBucket.wait', () => {

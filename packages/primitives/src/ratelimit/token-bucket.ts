@@ -24,7 +24,8 @@ export interface Reservation {
   readonly delayMs: number;
   /**
    * Returns the reserved tokens, minus those later reservations already counted on. Idempotent;
-   * a no-op once the reservation's time has come.
+   * a no-op once the reservation's time to act has passed (at that very instant it still returns
+   * them, as in x/time/rate).
    */
   cancel(): void;
 }
