@@ -1,7 +1,7 @@
 import { ManualClock } from '@gopherkit/primitives/clock';
 import { InvalidArgumentError } from '@gopherkit/primitives/errors';
 import { createTestDatabase } from '@gopherkit/testkit';
-import type { PoolConnection } from 'mysql2/promise';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { Outbox, type OutboxPublisher, type OutboxRecord, OutboxRelay, OutboxStatus, type PublishOutcome } from './index.js';
 
@@ -116,6 +116,59 @@ describe.skipIf(!db)('OutboxRelay (real MySQL)', () => {
     expect(late.lostLease).toBe(5);
     expect(orderViolations(healthy.seen)).toBe(0);
     expect(await outbox.stats(pool)).toMatchObject({ pending: 0, published: 10 });
+  });
+
+  it('marks are fenced by the claim owner: a relay whose lease was taken over marks nothing, published or failed, while the new owner holds the rows', async () => {
+    await seed(4, 1);
+    const clock = new ManualClock(Date.now());
+    let releaseOld!: () => void;
+    const old = new RecordingPublisher();
+    old.delay = () => new Promise<void>((r) => (releaseOld = r));
+    old.fail = (r) => (r.aggregateId === 'o2' || r.aggregateId === 'o3' ? new Error('broker said no') : undefined);
+    const a = new OutboxRelay({ pool, publisher: old, batchSize: 100, claimTtlMs: 5_000, clock, relayId: 'old', retry: { maxAttempts: 1 } });
+    const oldEvents: string[] = [];
+    a.on('dead', (r) => oldEvents.push(`dead ${r.aggregateId}`));
+    a.on('retrying', (r) => oldEvents.push(`retrying ${r.aggregateId}`));
+    const aBatch = a.runOnce();
+    while (!releaseOld) await new Promise((r) => setTimeout(r, 10));
+    await clock.advance(5_001); // the old lease runs out while its publish hangs
+
+    let releaseNew!: () => void;
+    const heir = new RecordingPublisher();
+    heir.delay = () => new Promise<void>((r) => (releaseNew = r));
+    const b = new OutboxRelay({ pool, publisher: heir, batchSize: 100, claimTtlMs: 5_000, clock, relayId: 'new' });
+    const bBatch = b.runOnce();
+    while (!releaseNew) await new Promise((r) => setTimeout(r, 10));
+
+    releaseOld(); // the old owner wakes up while the new owner's publish is still in flight
+    // 2 published and 2 failed rows, none of them marked: no dead letter or retry is reported either
+    expect(await aBatch).toMatchObject({ claimed: 4, published: 0, lostLease: 4, retrying: 0, dead: 0 });
+    expect(oldEvents).toEqual([]);
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT status, attempts, claimed_by FROM gk_outbox ORDER BY id');
+    // neither a "published" nor a "failed → dead" mark of the old owner landed: the rows are still the heir's
+    expect(rows.map((r) => [Number(r.status), Number(r.attempts), r.claimed_by])).toEqual(Array.from({ length: 4 }, () => [OutboxStatus.pending, 0, 'new']));
+    releaseNew();
+    expect((await bBatch).published).toBe(4);
+    expect(await outbox.stats(pool)).toMatchObject({ pending: 0, published: 4, dead: 0 });
+  });
+
+  it('a claim skips rows another transaction holds locked (SKIP LOCKED) instead of waiting for them', async () => {
+    await seed(2, 1);
+    const locker = await pool.getConnection();
+    try {
+      const [[head]] = await pool.query<RowDataPacket[]>("SELECT id FROM gk_outbox WHERE aggregate_id = 'o0'");
+      await locker.beginTransaction();
+      await locker.query('SELECT id FROM gk_outbox WHERE id = ? FOR UPDATE', [head?.id]); // e.g. another relay mid-claim
+      const publisher = new RecordingPublisher();
+      const relay = new OutboxRelay({ pool, publisher, batchSize: 100 });
+      const blocked = new Promise<'blocked'>((r) => setTimeout(() => r('blocked'), 2_000).unref());
+      const result = await Promise.race([relay.runOnce(), blocked]);
+      expect(result).not.toBe('blocked');
+      expect(publisher.seen.map((r) => r.aggregateId)).toEqual(['o1']);
+    } finally {
+      await locker.rollback();
+      locker.release();
+    }
   });
 
   it('backs off with jitter while the publisher is down, holds later events of the aggregate, and recovers', async () => {

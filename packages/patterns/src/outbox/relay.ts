@@ -55,7 +55,10 @@ export interface RelayBatchResult {
   retrying: number;
   /** Failed for the last time and moved to the dead-letter state. */
   dead: number;
-  /** Published, but the lease had been taken over before the relay could mark them (they will be published again). */
+  /**
+   * Rows this relay could not mark because its lease had been taken over: published ones (they
+   * will be published again by the new owner) and failed ones (the new owner retries them).
+   */
   lostLease: number;
 }
 
@@ -283,11 +286,16 @@ export class OutboxRelay implements AsyncDisposable {
         const dead = attempts >= this.maxAttempts;
         const nextAttemptAt = dead ? 0 : now + this.backoff.delay(attempts, this.random);
         const message = (error.message || error.name || 'publish failed').slice(0, 1000);
-        await this.pool.query(
+        const [r] = await this.pool.query<ResultSetHeader>(
           'UPDATE gk_outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL, claim_expires_at = 0 ' +
             'WHERE id = ? AND status = ? AND claimed_by = ?',
           [dead ? OutboxStatus.dead : OutboxStatus.pending, attempts, nextAttemptAt, message, record.id, OutboxStatus.pending, this.relayId],
         );
+        if (r.affectedRows === 0) {
+          // the lease was taken over: the new owner decides this row's fate, so report no retry or dead letter
+          result.lostLease++;
+          return;
+        }
         if (dead) {
           result.dead++;
           this.emit('dead', record, error);
