@@ -104,6 +104,19 @@ describe('penetration: negative sentinel', () => {
     expect(await cache.take('item', async () => 'loader must not run')).toEqual({ id: 'item', v: 2 });
   });
 
+  it('a "not found" never replaces a real value another process filled at the same version', async () => {
+    const prefix = fresh();
+    const cache = open({ prefix });
+    const pending = cache.take('item', async () => {
+      // another process's fill lands while this loader runs: same version 0, a real value
+      await redis.set(`${prefix}cache:item`, '=0:0:"filled"');
+      return undefined;
+    });
+    expect(await pending).toBeUndefined();
+    expect(await redis.get(`${prefix}cache:item`)).toBe('=0:0:"filled"');
+    expect(await cache.take('item', async () => 'loader must not run')).toBe('filled');
+  });
+
   it('per-call opt-out: negative: false calls the loader every time', async () => {
     const cache = open({ prefix: fresh() });
     let calls = 0;
@@ -214,6 +227,37 @@ describe('breakdown: one load across callers and processes', () => {
     expect(results.map((r) => r.values)).toEqual([200, 200, 200]);
     expect(await redis.get(`${prefix}loader-calls`)).toBe('1');
   }, 30_000);
+
+  it('the lock holder re-reads the key: a value filled between its miss and its lock is served without loading', async () => {
+    const prefix = fresh();
+    const writer = open({ prefix }, other);
+    let fillOnce: (() => Promise<void>) | undefined = () => writer.set('hot', 'filled by another process');
+    // the GET that misses is answered, then another process fills the key before this one takes the lock
+    const spy = new Proxy(redis, {
+      get(target, p) {
+        if (p === 'get') {
+          return async (k: string) => {
+            const v = await target.get(k);
+            const fill = fillOnce;
+            fillOnce = undefined;
+            await fill?.();
+            return v;
+          };
+        }
+        const v = Reflect.get(target, p, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const cache = open({ prefix }, spy);
+    let loads = 0;
+    expect(
+      await cache.take('hot', async () => {
+        loads++;
+        return 'loaded';
+      }),
+    ).toBe('filled by another process');
+    expect(loads).toBe(0);
+  });
 
   it('followers wait with a deadline and never call the loader while the lock is held', async () => {
     const prefix = fresh();
@@ -335,6 +379,17 @@ describe('stale-while-revalidate', () => {
   });
 });
 
+describe('stale-while-revalidate: the hard expiry', () => {
+  it('Redis keeps the entry for ttl + staleWhileRevalidateMs: after ttl the stale value is served, not a synchronous load', async () => {
+    const cache = open({ prefix: fresh(), ttlMs: 30, jitter: 0, staleWhileRevalidateMs: 60_000 });
+    expect(await cache.take('s', async () => 'v1')).toBe('v1');
+    await new Promise((r) => setTimeout(r, 120)); // real time: Redis expiry is Redis's own clock
+    const rebuild = gate<string>();
+    expect(await cache.take('s', () => rebuild.promise)).toBe('v1');
+    rebuild.resolve('v2');
+  });
+});
+
 describe('avalanche: jitter, L1 and invalidation', () => {
   it('jitterTtl stays within ±ratio and spreads values; bad input is typed', () => {
     let seed = 1;
@@ -397,6 +452,56 @@ describe('avalanche: jitter, L1 and invalidation', () => {
     expect(await seen('v2')).toBe(true);
     await a.delete('cfg');
     expect(await seen('loaded')).toBe(true);
+  });
+
+  it('a subscriber that reconnects clears L1: invalidations sent while it was away are not lost', async () => {
+    const prefix = fresh();
+    const sub = server.client();
+    const a = open({ prefix, subscriber: sub, l1: { maxEntries: 100, ttlMs: 600_000 } });
+    const b = open({ prefix }, other);
+    await a.ready();
+    expect(await a.take('cfg', async () => 'v1')).toBe('v1'); // now in a's L1
+    const reconnected = new Promise((r) => sub.once('ready', r));
+    await redis.client('KILL', 'TYPE', 'pubsub'); // a's subscription drops…
+    await b.set('cfg', 'v2'); // …so the invalidation of this write never reaches a
+    await reconnected;
+    expect(await a.take('cfg', async () => 'never')).toBe('v2'); // not the stale 'v1' from L1
+    sub.disconnect();
+  });
+
+  it('delete drops the key from this process L1 at once, not only from the others', async () => {
+    const cache = open({ prefix: fresh(), l1: { maxEntries: 100, ttlMs: 600_000 } });
+    await cache.ready();
+    let loads = 0;
+    const loader = async () => `v${++loads}`;
+    expect(await cache.take('own', loader)).toBe('v1');
+    expect(await cache.take('own', loader)).toBe('v1'); // from L1
+    await cache.delete('own');
+    expect(await cache.take('own', loader)).toBe('v2');
+  });
+
+  it('a set() during a slow load wins: the older loaded value or "not found" reaches neither Redis nor L1', async () => {
+    const prefix = fresh();
+    const cache = open({ prefix, l1: { maxEntries: 100, ttlMs: 600_000 } });
+    await cache.ready();
+    for (const [key, loaded] of [
+      ['value', 'old'],
+      ['missing', undefined],
+    ] as const) {
+      const started = gate();
+      const finish = gate();
+      const slow = cache.take(key, async () => {
+        started.resolve();
+        await finish.promise;
+        return loaded;
+      });
+      await started.promise;
+      await cache.set(key, 'new'); // the write path, while the loader that read the old state stalls
+      finish.resolve();
+      expect(await slow).toBe(loaded); // the caller gets what its loader saw...
+      expect(await cache.take(key, async () => 'loader must not run')).toBe('new'); // ...everyone after gets the write
+      expect((await redis.get(`${prefix}cache:${key}`))?.endsWith(':"new"')).toBe(true);
+    }
   });
 
   it('the L1 tier is bounded: least recently used entries go first', async () => {
@@ -483,6 +588,17 @@ describe('consistency', () => {
     expect(await slowRead).toBe('old');
     expect((await redis.get(`${prefix}cache:row`))?.startsWith('~')).toBe(true); // the fill was refused
     expect(await writer.take('row', async () => db)).toBe('new');
+  });
+
+  it('after a delete the next load fills the cache again (the fill carries the tombstone version)', async () => {
+    const cache = open({ prefix: fresh() });
+    let loads = 0;
+    const loader = async () => `v${++loads}`;
+    expect(await cache.take('r', loader)).toBe('v1');
+    await cache.delete('r');
+    expect(await cache.take('r', loader)).toBe('v2');
+    expect(await cache.take('r', loader)).toBe('v2');
+    expect(loads).toBe(2);
   });
 
   it('delayed double delete wipes a stale value written between the two deletes; close() runs a pending one', async () => {

@@ -87,6 +87,18 @@ export function describeKeyStoreContract(name: string, options: ContractOptions)
       await expect(store.complete('t', key, attempt, response)).rejects.toThrow(StaleAttemptError);
     });
 
+    it('only the attempt that began may abort: another attempt id, or an abort after complete, leaves the key alone', async () => {
+      const store = await options.makeStore({ maxResponseBytes: 1 << 20 });
+      const key = randomUUID();
+      const attempt = started(await store.begin('t', key, fp));
+      await store.abort('t', key, 'someone-else');
+      await expect(store.begin('t', key, fp)).rejects.toThrow(InProgressError); // still held by `attempt`
+      await store.complete('t', key, attempt, response);
+      await store.abort('t', key, attempt); // e.g. a late cleanup path
+      const replay = await store.begin('t', key, fp);
+      expect(replay.kind).toBe('replay');
+    });
+
     it('bodies over the size limit are not stored; status and headers are, and the replay says so', async () => {
       const store = await options.makeStore({ maxResponseBytes: 100 });
       const key = randomUUID();

@@ -140,6 +140,25 @@ describe.skipIf(!db)('OrderStateMachine (MySQL)', () => {
     }
   });
 
+  it('failRefund is guarded too: a refund that completed between its read and its UPDATE is not undone', async () => {
+    const id = await newOrder('PAID');
+    await sm.transition(pool, id, ['PAID'], 'REFUNDING', 'user asked');
+    const loser = await pool.getConnection();
+    try {
+      await loser.beginTransaction();
+      await loser.query('SELECT status FROM gk_orders WHERE id = ?', [id]); // snapshot says REFUNDING
+      await sm.transition(pool, id, ['REFUNDING'], 'REFUNDED', 'provider confirmed'); // autocommit winner
+      const e = await sm.failRefund(loser, id, 'provider refused (late)').catch((x: unknown) => x);
+      await loser.rollback();
+      expect(e).toBeInstanceOf(ConcurrentTransitionError);
+      expect((e as ConcurrentTransitionError).current).toBe('REFUNDED');
+    } finally {
+      loser.release();
+    }
+    expect(await status(id)).toBe('REFUNDED');
+    expect(await logs(id)).toEqual(['PAID->REFUNDING', 'REFUNDING->REFUNDED']);
+  });
+
   it('cancelUnpaid (the order-timeout cancel): cancels once, closes the open payment, reports repeats and paid orders', async () => {
     const cancel = sm.cancelUnpaid(pool);
     const id = await newOrder('PAYING');

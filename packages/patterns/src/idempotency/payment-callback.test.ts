@@ -161,6 +161,15 @@ describe.skipIf(!db)('PaymentCallbackHandler (MySQL)', () => {
     expect(await state(b.orderId, b.paymentNo)).toMatchObject({ order: 'PENDING', payment: 'PAYING', paidLogs: 0 });
   });
 
+  it('a second trade for a payment already paid by another trade is a conflict, not a duplicate: never ACKed, nothing changes', async () => {
+    const { orderId, paymentNo } = await setup();
+    const h = handler();
+    expect(await h.handlePaymentCallback(delivery(paymentNo, { tradeNo: 'T-first' }))).toMatchObject({ ack: true, outcome: 'paid' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo, { tradeNo: 'T-second' }))).toMatchObject({ ack: false, outcome: 'trade-conflict' });
+    expect(await h.handlePaymentCallback(delivery(paymentNo, { tradeNo: 'T-first' }))).toMatchObject({ ack: true, outcome: 'duplicate' });
+    expect(await state(orderId, paymentNo)).toMatchObject({ order: 'PAID', payment: 'PAID', tradeNo: 'T-first', paidLogs: 1 });
+  });
+
   it('callback racing the timeout cancel, 20 rounds: every order ends PAID+PAID or CANCELLED+REFUNDING, never a mix', async () => {
     const h = handler();
     const cancel = new OrderStateMachine().cancelUnpaid(pool);

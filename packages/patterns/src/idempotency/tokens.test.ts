@@ -98,6 +98,15 @@ describe('IdempotencyTokens', () => {
     expect(await tokens.begin('u', token)).toEqual({ kind: 'done', result: 'fresh' });
   });
 
+  it('a token close to its expiry outlives the attempt that began with it (begin extends it to the lease)', async () => {
+    const tokens = new IdempotencyTokens<string>(redis, { prefix, tokenTtlMs: 50, pendingTtlMs: 5_000 });
+    const token = await tokens.issueToken('u');
+    const b = await tokens.begin('u', token);
+    await new Promise((r) => setTimeout(r, 120)); // past tokenTtlMs, well inside the lease
+    await tokens.complete('u', token, 'order-1', { attempt: (b as { attempt: string }).attempt });
+    expect(await tokens.begin('u', token)).toEqual({ kind: 'done', result: 'order-1' });
+  });
+
   it('settling a token that is not pending is refused; bad inputs get typed errors', async () => {
     const tokens = new IdempotencyTokens<string>(redis, { prefix });
     const token = await tokens.issueToken('u');

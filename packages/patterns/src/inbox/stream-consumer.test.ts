@@ -1,6 +1,6 @@
 import { createTestDatabase, startRedis } from '@gopherkit/testkit';
 import type { RowDataPacket } from 'mysql2/promise';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Outbox, OutboxRelay, RedisStreamPublisher, streamFields } from '../outbox/index.js';
 import { Inbox, StreamConsumer, type StreamMessage } from './index.js';
 
@@ -103,6 +103,108 @@ describe('StreamConsumer (real Redis)', () => {
     ]);
     expect([...c.parkedKeys.keys()]).toEqual(['a']);
     expect(((await redis.xpending(stream, 'g')) as [number])[0]).toBe(0);
+  });
+
+  it('acknowledges only after the handler finished: while it runs the entry is still pending', async () => {
+    const stream = 'sc4:s';
+    await redis.xadd(stream, '*', 'aggregateId', 'a', 'n', '1');
+    const pendingDuringHandler: number[] = [];
+    const c = new StreamConsumer({
+      redis,
+      stream,
+      group: 'g',
+      consumer: 'c',
+      blockMs: 20,
+      handler: async () => {
+        pendingDuringHandler.push(((await redis.xpending(stream, 'g')) as [number])[0]);
+      },
+    });
+    await c.start();
+    await until(async () => pendingDuringHandler.length === 1 && ((await redis.xpending(stream, 'g')) as [number])[0] === 0, 'the ack');
+    await c.stop();
+    expect(pendingDuringHandler).toEqual([1]); // a crash inside the handler leaves it for XAUTOCLAIM
+  });
+
+  it('an entry whose parking failed (dead-letter XADD refused) is not acknowledged: it stays pending for XAUTOCLAIM', async () => {
+    const stream = 'sc5:s';
+    await redis.set('sc5:dead', 'not a stream'); // XADD to it fails with WRONGTYPE
+    await redis.xadd(stream, '*', 'aggregateId', 'a', 'n', '1');
+    const errors: Error[] = [];
+    const c = new StreamConsumer({
+      redis,
+      stream,
+      group: 'g',
+      consumer: 'c',
+      deadLetterStream: 'sc5:dead',
+      blockMs: 20,
+      retry: { maxAttempts: 1 },
+      handler: () => {
+        throw new Error('poison');
+      },
+    });
+    c.on('error', (e) => errors.push(e));
+    await c.start();
+    await until(() => errors.some((e) => /WRONGTYPE/.test(e.message)), 'the parking error');
+    await c.stop();
+    expect(((await redis.xpending(stream, 'g')) as [number])[0]).toBe(1);
+  });
+
+  it('XAUTOCLAIM takes only entries idle for claimIdleMs: a live consumer keeps the entries it is working on', async () => {
+    const stream = 'sc6:s';
+    await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    await redis.xadd(stream, '*', 'aggregateId', 'a', 'n', '1');
+    await redis.xreadgroup('GROUP', 'g', 'busy-consumer', 'COUNT', 10, 'STREAMS', stream, '>'); // read just now, still working
+    const got: string[] = [];
+    let claimRounds = 0;
+    const c = new StreamConsumer({
+      redis,
+      stream,
+      group: 'g',
+      consumer: 'other',
+      blockMs: 10,
+      claimIdleMs: 60_000,
+      claimIntervalMs: 1,
+      handler: (m) => void got.push(m.fields.n as string),
+    });
+    const xautoclaim = redis.call.bind(redis);
+    vi.spyOn(redis, 'call').mockImplementation(((...args: Parameters<typeof redis.call>) => {
+      if (args[0] === 'XAUTOCLAIM') claimRounds++;
+      return xautoclaim(...args);
+    }) as typeof redis.call);
+    try {
+      await c.start();
+      await until(() => claimRounds >= 3, 'a few claim rounds');
+      await c.stop();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(got).toEqual([]);
+    const pending = (await redis.xpending(stream, 'g', '-', '+', 10)) as [string, string, number, number][];
+    expect(pending.map((p) => p[1])).toEqual(['busy-consumer']);
+  });
+
+  it('one claim round pages through every stuck entry (cursor), not just the first batchSize', async () => {
+    const stream = 'sc7:s';
+    await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    for (let i = 1; i <= 5; i++) await redis.xadd(stream, '*', 'aggregateId', `k${i}`, 'n', String(i));
+    await redis.xreadgroup('GROUP', 'g', 'dead-consumer', 'COUNT', 10, 'STREAMS', stream, '>');
+    await new Promise((r) => setTimeout(r, 20));
+    const got: string[] = [];
+    const c = new StreamConsumer({
+      redis,
+      stream,
+      group: 'g',
+      consumer: 'heir',
+      blockMs: 20,
+      batchSize: 2,
+      claimIdleMs: 1,
+      claimIntervalMs: 3_600_000, // one claim round only
+      handler: (m) => void got.push(m.fields.n as string),
+    });
+    await c.start();
+    await until(() => got.length === 5, 'all five stuck entries', 3_000);
+    await c.stop();
+    expect(got.sort()).toEqual(['1', '2', '3', '4', '5']);
   });
 });
 

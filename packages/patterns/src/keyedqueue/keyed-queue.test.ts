@@ -106,6 +106,17 @@ describe('KeyedQueue', () => {
     expect(applied).toEqual([3, 4, 5]);
   });
 
+  it('the version memory is a bounded LRU: an applied key is refreshed, the least recently applied key is forgotten first', async () => {
+    const q = new KeyedQueue<{ v: number }>({ park: () => {}, versionOf: (e) => e.v, handler: () => {}, maxTrackedKeys: 2 });
+    expect(await q.push('a', { v: 1 })).toBe('done');
+    expect(await q.push('b', { v: 1 })).toBe('done');
+    expect(await q.push('a', { v: 2 })).toBe('done'); // a is now the most recently applied
+    expect(await q.push('c', { v: 1 })).toBe('done'); // three keys > 2: b goes
+    expect(await q.push('a', { v: 2 })).toBe('stale'); // a is still remembered
+    expect(await q.push('c', { v: 1 })).toBe('stale'); // and so is c
+    expect(await q.push('b', { v: 1 })).toBe('done'); // b was forgotten (the durable gate is the handler's job)
+  });
+
   it('a handler returning STALE counts as stale and never lowers the remembered version', async () => {
     const q = new KeyedQueue<{ v: number }>({ park: () => {}, versionOf: (e) => e.v, handler: (e) => (e.v === 2 ? STALE : undefined) });
     expect(await q.push('k', { v: 3 })).toBe('done');
