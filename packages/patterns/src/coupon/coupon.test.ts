@@ -75,6 +75,18 @@ describe('CouponIssuer', () => {
     expect(await (issuers[0] as CouponIssuer).remaining(t)).toBe(0); // …yet exactly 3 were issued and counted
   });
 
+  it('checks the per-user limit before the stock: a user at the limit of a sold-out template is told the limit', async () => {
+    const t = tpl();
+    const issuer = new CouponIssuer(redis, { prefix });
+    await issuer.init(t, 1);
+    await issuer.issueCoupon(t, 'alice', 1);
+    await expect(issuer.issueCoupon(t, 'alice', 1)).rejects.toThrow(CouponLimitReachedError);
+    await expect(issuer.issueCoupon(t, 'bob', 1)).rejects.toThrow(CouponSoldOutError);
+    expect(await issuer.remaining(t)).toBe(0);
+    expect(await issuer.issuedTo(t, 'alice')).toBe(1);
+    expect(await issuer.issuedTo(t, 'bob')).toBe(0);
+  });
+
   it('without a loader, missing stock is a typed error; bad input is rejected', async () => {
     const issuer = new CouponIssuer(redis, { prefix });
     await expect(issuer.issueCoupon(tpl(), 'u', 1)).rejects.toThrow(CouponNotInitialisedError);
@@ -133,5 +145,40 @@ describe.skipIf(!db)('CouponStore', () => {
     } else {
       expect(after).toEqual({ status: 'UNUSED', orderId: null });
     }
+  });
+
+  it('a used coupon is never unlocked, not even by the order that used it (deterministic order)', async () => {
+    if (!db) return;
+    const store = new CouponStore(db.pool);
+    const t = tpl();
+    await store.createTemplate({ id: t, discountCents: 100, totalCount: 5, perUserLimit: 1 });
+    const c = { templateId: t, userId: 'carol', userSeq: 1, remaining: 4, couponNo: `${t}:carol:1` };
+    await store.recordIssued(c);
+    expect(await store.use(c.couponNo, 'o1')).toBe(false); // not locked yet
+    expect(await store.lock(c.couponNo, 'o1')).toBe(true);
+    expect(await store.lock(c.couponNo, 'o1')).toBe(false);
+    expect(await store.use(c.couponNo, 'o1')).toBe(true);
+    expect(await store.unlock(c.couponNo, 'o1')).toBe(false);
+    expect(await store.lock(c.couponNo, 'o2')).toBe(false);
+    expect(await store.get(c.couponNo)).toEqual({ status: 'USED', orderId: 'o1' });
+    // the cancel path: LOCKED → UNUSED by the locking order, then lockable again
+    const d = { templateId: t, userId: 'dave', userSeq: 1, remaining: 3, couponNo: `${t}:dave:1` };
+    await store.recordIssued(d);
+    expect(await store.lock(d.couponNo, 'o3')).toBe(true);
+    expect(await store.unlock(d.couponNo, 'o3')).toBe(true);
+    expect(await store.unlock(d.couponNo, 'o3')).toBe(false);
+    expect(await store.get(d.couponNo)).toEqual({ status: 'UNUSED', orderId: null });
+    expect(await store.lock(d.couponNo, 'o4')).toBe(true);
+  });
+
+  it('recordIssued past the template total is a CouponSoldOutError and leaves no row behind', async () => {
+    if (!db) return;
+    const store = new CouponStore(db.pool);
+    const t = tpl();
+    await store.createTemplate({ id: t, discountCents: 100, totalCount: 1, perUserLimit: 1 });
+    expect(await store.recordIssued({ templateId: t, userId: 'u1', userSeq: 1, remaining: 0, couponNo: `${t}:u1:1` })).toBe(true);
+    await expect(store.recordIssued({ templateId: t, userId: 'u2', userSeq: 1, remaining: 0, couponNo: `${t}:u2:1` })).rejects.toThrow(CouponSoldOutError);
+    expect(await store.get(`${t}:u2:1`)).toBeNull();
+    expect(await store.remaining(t)).toBe(0);
   });
 });

@@ -97,6 +97,41 @@ describe('DelayQueue claim/ack (ManualClock)', () => {
     expect((await q.claim(1))[0]?.attempt).toBe(2);
   });
 
+  it('a claim never returns more than `limit` items: expired leases first, then due items, together bounded', async () => {
+    const clock = new ManualClock(0);
+    const q = new DelayQueue(redis, { name: name(), clock, visibilityTimeoutMs: 1000 });
+    await q.schedule('a', 0);
+    await q.schedule('b', 0);
+    expect((await q.claim(2)).map((j) => j.id)).toEqual(['a', 'b']);
+    await q.schedule('c', 0);
+    await q.schedule('d', 0);
+    clock.setTime(1000); // a and b's leases expired; c and d are due
+    const jobs = await q.claim(3);
+    expect(jobs.map((j) => [j.id, j.attempt])).toEqual([
+      ['a', 2],
+      ['b', 2],
+      ['c', 1],
+    ]);
+    expect(await q.size()).toEqual({ waiting: 1, processing: 3 });
+  });
+
+  it('rescheduling a waiting item moves it; an acked id scheduled again starts over at attempt 1', async () => {
+    const clock = new ManualClock(0);
+    const q = new DelayQueue(redis, { name: name(), clock });
+    expect(await q.schedule('x', 500)).toBe(true);
+    expect(await q.schedule('x', 2000)).toBe(false); // moved, still one entry
+    expect(await q.size()).toEqual({ waiting: 1, processing: 0 });
+    clock.setTime(500);
+    expect(await q.claim(1)).toEqual([]);
+    clock.setTime(2000);
+    const [first] = await q.claim(1);
+    expect(first).toMatchObject({ id: 'x', dueAt: 2000, attempt: 1 });
+    expect(await q.ack(first as DelayedJob)).toBe(true);
+    await q.schedule('x', 3000);
+    clock.setTime(3000);
+    expect((await q.claim(1))[0]).toMatchObject({ id: 'x', dueAt: 3000, attempt: 1 });
+  });
+
   it('two workers never take the same item: 6 clients race to claim 600 items', async () => {
     const clock = new ManualClock(0);
     const qn = name();
@@ -183,6 +218,61 @@ describe('DelayQueueWorker', () => {
     await q.schedule('after-close', 0);
     expect(await q.size()).toEqual({ waiting: 1, processing: 0 });
     expect(calls).toBe(2);
+  });
+
+  it('never claims past `concurrency`: with every handler busy, the other items stay waiting', async () => {
+    const clock = new ManualClock(0);
+    const q = new DelayQueue(redis, { name: name(), clock });
+    for (let i = 0; i < 10; i++) await q.schedule(`o${i}`, 0);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    let done = 0;
+    const w = q.process(
+      async () => {
+        started++;
+        await gate;
+      },
+      { concurrency: 3, pollIntervalMs: 5 },
+    );
+    w.on('done', () => done++);
+    await until(() => started >= 3);
+    // same connection as the worker: a claim it sent before this call is counted
+    expect(await q.size()).toEqual({ waiting: 7, processing: 3 });
+    expect(started).toBe(3);
+    release();
+    await until(() => done === 10);
+    await w.close();
+    expect(await q.size()).toEqual({ waiting: 0, processing: 0 });
+  });
+
+  it('close() resolves only after a running handler has finished, even one that ignores the signal', async () => {
+    const q = new DelayQueue(redis, { name: name() });
+    await q.schedule('slow', 0);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = false;
+    const order: string[] = [];
+    const w = q.process(
+      async () => {
+        started = true;
+        await gate;
+        order.push('handler finished');
+      },
+      { pollIntervalMs: 5 },
+    );
+    await until(() => started);
+    const closing = w.close().then(() => order.push('closed'));
+    await q.size(); // a round trip: time for the claim loop to exit
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    release();
+    await closing;
+    expect(order).toEqual(['handler finished', 'closed']);
   });
 
   it('stops when its wait signal aborts, aborting the handlers it waits for', async () => {

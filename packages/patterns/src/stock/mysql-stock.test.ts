@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '@gopherkit/primitives/errors';
 import { createTestDatabase, startRedis } from '@gopherkit/testkit';
-import type { RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DuplicateStockOperationError,
@@ -175,6 +175,24 @@ describe.skipIf(!db)('MysqlStock strategies under 200 concurrent buyers on 8 con
     expect((await stock.levels(a))?.available).toBe(940);
   });
 
+  it('deductManySorted sells the last units of every SKU, and refuses one more', async () => {
+    const stock = new MysqlStock(pool());
+    const [a, b] = [`${sku}a`, `${sku}b`];
+    await stock.init(a, 2);
+    await stock.init(b, 3);
+    await stock.deductManySorted(
+      [
+        { sku: b, qty: 3 },
+        { sku: a, qty: 2 },
+      ],
+      'all',
+    );
+    expect(await stock.levels(a)).toMatchObject({ available: 0, sold: 2 });
+    expect(await stock.levels(b)).toMatchObject({ available: 0, sold: 3 });
+    await expect(stock.deductManySorted([{ sku: a, qty: 1 }], 'one-more')).rejects.toThrow(InsufficientStockError);
+    await assertInvariant(stock, a, b);
+  });
+
   it('applyDelta is idempotent per opId', async () => {
     const stock = new MysqlStock(pool());
     await stock.init(sku, 10);
@@ -219,5 +237,55 @@ describe.skipIf(!db)('reconcileStock', () => {
     expect(await mysql.levels(sku)).toMatchObject({ available: 95, sold: 5 });
     await assertInvariant(mysql, sku);
     expect((await reconcileStock(['ghost'], { redis: rs, mysql }))[0]?.status).toBe('missing');
+  });
+
+  it('redis-behind (MySQL synced more ops than Redis made: Redis lost data) is reported, never corrected', async () => {
+    if (!db) return;
+    const mysql = new MysqlStock(db.pool);
+    const rs = new RedisStock(redis, { prefix: `rec${process.pid}:${sku}:` });
+    await mysql.init(sku, 100);
+    await rs.init(sku, 100);
+    await rs.deduct(sku, 1);
+    await mysql.applyDelta({ opId: 'sale-0', sku, available: -1, sold: 1 });
+    // a second sale was synced, then Redis failed over and lost it
+    await mysql.applyDelta({ opId: 'sale-1', sku, available: -1, sold: 1 });
+    const [r] = await reconcileStock([sku], { redis: rs, mysql, correct: true });
+    expect(r).toMatchObject({ status: 'redis-behind', inFlight: -1, corrected: false });
+    expect(await mysql.levels(sku)).toMatchObject({ available: 98, sold: 2, syncedOps: 2 });
+    expect((await rs.levels(sku))?.available).toBe(99);
+  });
+
+  it('reads MySQL before Redis: a sale and its sync landing between the two reads look in flight, never redis-behind', async () => {
+    if (!db) return;
+    const prefix = `rec${process.pid}:${sku}:`;
+    const plainRedis = new RedisStock(redis, { prefix });
+    const plainMysql = new MysqlStock(db.pool);
+    await plainMysql.init(sku, 100);
+    await plainRedis.init(sku, 100);
+    let reads = 0;
+    // right after whichever side is read first, one sale happens in Redis and its sync lands in MySQL
+    const race = async () => {
+      await plainRedis.deduct(sku, 1);
+      await plainMysql.applyDelta({ opId: 'sale-between', sku, available: -1, sold: 1 });
+    };
+    class RacingMysql extends MysqlStock {
+      override async levels(s: string, conn?: PoolConnection) {
+        const l = await super.levels(s, conn);
+        if (reads++ === 0) await race();
+        return l;
+      }
+    }
+    class RacingRedis extends RedisStock {
+      override async levels(s: string) {
+        const l = await super.levels(s);
+        if (reads++ === 0) await race();
+        return l;
+      }
+    }
+    const [r] = await reconcileStock([sku], { redis: new RacingRedis(redis, { prefix }), mysql: new RacingMysql(db.pool), correct: true });
+    expect(r).toMatchObject({ status: 'in-flight', inFlight: 1, corrected: false });
+    expect(reads).toBe(2);
+    const [again] = await reconcileStock([sku], { redis: plainRedis, mysql: plainMysql });
+    expect(again).toMatchObject({ status: 'in-sync' });
   });
 });

@@ -93,4 +93,21 @@ describe.skipIf(!db)('order timeout: DelayQueue + guarded cancel + release', () 
     expect(await stock.levels('sku')).toMatchObject({ available: 3, sold: 2, locked: 0 });
     expect(() => orderTimeoutHandler({ stock })).toThrow('options must be an object with `cancel` or `pool`');
   });
+
+  it('an order cancelled elsewhere: the first delivery leaves the stock alone, a redelivery releases it once', async () => {
+    if (!db) return;
+    const stock = new RedisStock(redis, { prefix: `ot3${process.pid}:` });
+    await stock.init('sku', 5);
+    await stock.reserve('c1', [{ sku: 'sku', qty: 2 }], 60_000);
+    await db.pool.query("INSERT INTO stock_orders (id, status) VALUES ('c1', 'CANCELLED')");
+    const handler = orderTimeoutHandler({ stock, pool: db.pool });
+    expect(await handler({ id: 'c1', attempt: 1 })).toEqual({ outcome: 'already-cancelled', released: false });
+    expect(await stock.levels('sku')).toMatchObject({ available: 3, locked: 2 });
+    // attempt 2: the first delivery may have crashed between its cancel and its release
+    expect(await handler({ id: 'c1', attempt: 2 })).toEqual({ outcome: 'already-cancelled', released: true });
+    expect(await handler({ id: 'c1', attempt: 3 })).toEqual({ outcome: 'already-cancelled', released: false });
+    expect(await stock.levels('sku')).toMatchObject({ available: 5, locked: 0, sold: 0 });
+    const [rows] = await db.pool.query<RowDataPacket[]>("SELECT cancel_count FROM stock_orders WHERE id = 'c1'");
+    expect(Number(rows[0]?.cancel_count)).toBe(0);
+  });
 });

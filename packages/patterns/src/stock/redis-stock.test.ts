@@ -148,6 +148,23 @@ describe('deductMany', () => {
     await expect(stock.deductMany(items, 'o1')).rejects.toThrow(OrderStockStateError);
   });
 
+  it('sells the last units: a quantity equal to what is available is accepted, one more is refused', async () => {
+    await init('a', 3);
+    await init('b', 2);
+    expect(
+      await stock.deductMany(
+        [
+          { sku: 'a', qty: 3 },
+          { sku: 'b', qty: 2 },
+        ],
+        'o1',
+      ),
+    ).toEqual({ remaining: { a: 0, b: 0 }, duplicate: false });
+    await expect(stock.deductMany([{ sku: 'a', qty: 1 }], 'o2')).rejects.toThrow(InsufficientStockError);
+    expect(await stock.levels('a')).toMatchObject({ available: 0, sold: 3, total: 3 });
+    await assertInvariant();
+  });
+
   it('validates items', async () => {
     await expect(stock.deductMany([], 'o')).rejects.toThrow(InvalidArgumentError);
     await expect(
@@ -276,6 +293,49 @@ describe('reserve / confirm / release', () => {
     expect(seen).toEqual(['o1']);
     await sweeper.close();
     expect(clock.pendingTimers).toBe(0);
+    await assertInvariant();
+  });
+
+  it('each swept reservation leaves the deadline index: batches of 1 drain every expired order, none starves', async () => {
+    await init('a', 10);
+    for (const o of ['o1', 'o2', 'o3']) await stock.reserve(o, [{ sku: 'a', qty: 1 }], 1000);
+    clock.setTime(clock.now() + 1000);
+    const swept: string[] = [];
+    for (let i = 0; i < 3; i++) swept.push(...(await stock.sweepExpired(1)));
+    expect(swept).toEqual(['o1', 'o2', 'o3']);
+    expect(await stock.sweepExpired(1)).toEqual([]);
+    expect(await redis.zcard(`${prefix}stock:{stock}:deadlines`)).toBe(0);
+    expect(await stock.levels('a')).toMatchObject({ available: 10, locked: 0 });
+    await assertInvariant();
+  });
+
+  it('ReservationSweeper sweeps again at once while batches come back full', async () => {
+    await init('a', 10);
+    const sweeper = new ReservationSweeper(stock, { intervalMs: 60_000, batch: 2, clock });
+    const batches: string[][] = [];
+    sweeper.on('released', (ids) => batches.push(ids));
+    for (const o of ['o1', 'o2', 'o3', 'o4', 'o5']) await stock.reserve(o, [{ sku: 'a', qty: 1 }], 1000);
+    clock.setTime(clock.now() + 1000); // no timer fires: only the direct sweep runs
+    expect(await sweeper.sweepNow()).toBe(5);
+    expect(batches).toEqual([['o1', 'o2'], ['o3', 'o4'], ['o5']]);
+    expect(await stock.levels('a')).toMatchObject({ available: 10, locked: 0 });
+    await sweeper.close();
+    await assertInvariant();
+  });
+
+  it('finished records (deducted, null-release marker) get the retention TTL; a live reservation has none', async () => {
+    const s = new RedisStock(redis, { prefix, clock, recordRetentionMs: 5000 });
+    const orderKey = (id: string) => `${prefix}stock:{stock}:order:${id}`;
+    await init('a', 10);
+    await s.deductMany([{ sku: 'a', qty: 1 }], 'd1');
+    await s.release('never-reserved');
+    await s.reserve('r1', [{ sku: 'a', qty: 1 }], ttlMs);
+    for (const id of ['d1', 'never-reserved']) {
+      const pttl = await redis.pttl(orderKey(id));
+      expect(pttl, id).toBeGreaterThan(0);
+      expect(pttl, id).toBeLessThanOrEqual(5000);
+    }
+    expect(await redis.pttl(orderKey('r1'))).toBe(-1);
     await assertInvariant();
   });
 
