@@ -171,8 +171,13 @@ export default defineDemo({
     await producing;
     d.log(`t=${Date.now() - started} ms  all ${TOTAL} events committed`);
 
+    // Drained = every event applied AND every outbox row marked AND every stream entry handled.
+    // Stopping at "applied" alone raced the killed relay's unmarked batch: its lease expires during
+    // the outage, and its republish (the duplicate the inbox must absorb) may still be in backoff.
+    const drained = async () =>
+      applied >= TOTAL && (await outbox.stats(pool)).pending === 0 && applied + duplicates >= (await redis.xlen('failover:outbox:orders'));
     const deadline = Date.now() + 60_000;
-    while (applied < TOTAL && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!(await drained()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const drainedAt = Date.now() - started;
     const stats = (await Promise.all(relays.map(stopRelay))).filter((s) => s !== null);
     const outboxStats = await outbox.stats(pool);
