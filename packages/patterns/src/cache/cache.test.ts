@@ -469,6 +469,21 @@ describe('avalanche: jitter, L1 and invalidation', () => {
     sub.disconnect();
   });
 
+  it('a "not found" held in L1 is reported as a negative hit from L1, never as a value hit', async () => {
+    const cache = open({ prefix: fresh(), negativeTtlMs: 60_000, l1: { maxEntries: 100, ttlMs: 600_000 } });
+    const events: string[] = [];
+    cache.on('hit', (e) => events.push(`hit ${e.tier}`));
+    cache.on('negativeHit', (e) => events.push(`negativeHit ${e.tier}`));
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      return undefined;
+    };
+    for (let i = 0; i < 3; i++) expect(await cache.take('ghost', loader)).toBeUndefined();
+    expect(loads).toBe(1);
+    expect(events).toEqual(['negativeHit l1', 'negativeHit l1']);
+  });
+
   it('delete drops the key from this process L1 at once, not only from the others', async () => {
     const cache = open({ prefix: fresh(), l1: { maxEntries: 100, ttlMs: 600_000 } });
     await cache.ready();
