@@ -20,6 +20,9 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 
   }
 }
 
+/** Entries of group `g` delivered but not yet acknowledged (XPENDING summary form). */
+const pendingCount = async (stream: string) => ((await redis.xpending(stream, 'g')) as [number])[0];
+
 describe('StreamConsumer (real Redis)', () => {
   it('delivers per key in order across keys in parallel and XACKs after the handler', async () => {
     const stream = 'sc1:s';
@@ -71,7 +74,7 @@ describe('StreamConsumer (real Redis)', () => {
     await c.stop();
     expect(got.sort()).toEqual(['1', '2']);
     expect(claimed.reduce((a, b) => a + b, 0)).toBe(2);
-    expect(((await redis.xpending(stream, 'g')) as [number])[0]).toBe(0);
+    expect(await pendingCount(stream)).toBe(0);
   });
 
   it('parks a poison message to the dead-letter stream, parks later messages of its key behind it, and acks them all', async () => {
@@ -102,7 +105,7 @@ describe('StreamConsumer (real Redis)', () => {
       ['2', 'blocked', 'cannot parse'],
     ]);
     expect([...c.parkedKeys.keys()]).toEqual(['a']);
-    expect(((await redis.xpending(stream, 'g')) as [number])[0]).toBe(0);
+    expect(await pendingCount(stream)).toBe(0);
   });
 
   it('acknowledges only after the handler finished: while it runs the entry is still pending', async () => {
@@ -116,11 +119,11 @@ describe('StreamConsumer (real Redis)', () => {
       consumer: 'c',
       blockMs: 20,
       handler: async () => {
-        pendingDuringHandler.push(((await redis.xpending(stream, 'g')) as [number])[0]);
+        pendingDuringHandler.push(await pendingCount(stream));
       },
     });
     await c.start();
-    await until(async () => pendingDuringHandler.length === 1 && ((await redis.xpending(stream, 'g')) as [number])[0] === 0, 'the ack');
+    await until(async () => pendingDuringHandler.length === 1 && (await pendingCount(stream)) === 0, 'the ack');
     await c.stop();
     expect(pendingDuringHandler).toEqual([1]); // a crash inside the handler leaves it for XAUTOCLAIM
   });
@@ -146,7 +149,7 @@ describe('StreamConsumer (real Redis)', () => {
     await c.start();
     await until(() => errors.some((e) => /WRONGTYPE/.test(e.message)), 'the parking error');
     await c.stop();
-    expect(((await redis.xpending(stream, 'g')) as [number])[0]).toBe(1);
+    expect(await pendingCount(stream)).toBe(1);
   });
 
   it('XAUTOCLAIM takes only entries idle for claimIdleMs: a live consumer keeps the entries it is working on', async () => {

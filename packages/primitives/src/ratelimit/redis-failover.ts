@@ -213,10 +213,7 @@ export class RedisFailover {
     }
   }
 
-  /**
-   * One shared watchdog timer for all calls in flight (a timer per call would cost more than the
-   * Redis round trip): a call is failed between `timeoutMs` and 1.25 × `timeoutMs` after it started.
-   */
+  /** Calls awaiting Redis, newest first (an intrusive list: unlinking an answered call is O(1)). */
   private head: InFlight | undefined;
 
   private link(call: InFlight): void {
@@ -231,6 +228,11 @@ export class RedisFailover {
     if (call.next !== undefined) call.next.prev = call.prev;
     call.prev = call.next = undefined;
   }
+
+  /**
+   * One shared watchdog timer for all calls in flight (a timer per call would cost more than the
+   * Redis round trip): a call is failed between `timeoutMs` and 1.25 × `timeoutMs` after it started.
+   */
   private watchdog: ClockTimer | undefined;
 
   private watch(): void {
